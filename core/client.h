@@ -1,0 +1,108 @@
+/*
+ * core/client.h: the client's data services. Splits volume I/O by layout,
+ * fans writes out to every copy, reads one copy (trying the next one when a
+ * copy fails or does not answer), and reports completions through a queue
+ * the caller drains. Sans-IO: it acts only through its mesh_env.
+ *
+ * Capacity is reserved when the client is made: I/O slots (the queue
+ * depth), sub-requests (one per extent per copy in flight) and the
+ * completion queue. Submitting never allocates; when capacity is short it
+ * returns -EAGAIN and the caller reaps and tries again.
+ */
+#ifndef MESH_CORE_CLIENT_H
+#define MESH_CORE_CLIENT_H
+
+#include <stdint.h>
+
+#include "core/env.h"
+#include "core/layout.h"
+#include "core/proto.h"
+
+/* I/O offsets and lengths are whole sectors, as on a block device. */
+#define MESH_SECTOR_BYTES 512u
+/* Largest single I/O: what one wire message carries. */
+#define MESH_CLIENT_IO_BYTES_MAX MESH_PROTO_DATA_MAX
+#define MESH_CLIENT_QUEUE_DEPTH_MAX 4096u
+#define MESH_CLIENT_SUBREQUESTS_MAX (1u << 20)
+#define MESH_CLIENT_VOLUMES_MAX 64u
+
+enum mesh_io_op {
+	MESH_IO_READ = 1,
+	MESH_IO_WRITE = 2,
+};
+
+struct mesh_client_config {
+	uint32_t queue_depth;   /* I/Os submitted and not yet reaped; 1..MAX */
+	uint32_t subrequests;   /* in flight across all I/Os; 0 = 16 per slot */
+	uint64_t io_timeout_ns; /* a copy that has not answered by then failed */
+};
+
+struct mesh_io {
+	uint32_t volume;        /* id given to mesh_client_volume_add() */
+	enum mesh_io_op op;
+	uint64_t offset;        /* bytes, a multiple of MESH_SECTOR_BYTES */
+	uint32_t length;        /* bytes, a multiple of MESH_SECTOR_BYTES */
+	void *buf;              /* the caller's until the I/O is reaped */
+	uint64_t cookie;        /* returned with the completion */
+};
+
+struct mesh_io_done {
+	uint64_t cookie;
+	int status;             /* 0, or a negative errno (see submit) */
+};
+
+struct mesh_client_stats {
+	uint64_t ios_done, ios_failed;
+	uint64_t bytes_read, bytes_written;
+	uint64_t subrequests_sent, retries, timeouts;
+	uint64_t replies_stale;     /* late or duplicate replies ignored */
+};
+
+struct mesh_client;
+
+/**
+ * Make a client acting through @env (which must outlive it). Returns 0 or
+ * -EINVAL (a config value out of range, logged) or -ENOMEM.
+ */
+int mesh_client_create(const struct mesh_env *env, const struct mesh_client_config *cfg,
+		       struct mesh_client **out);
+
+/** Free the client. I/Os still in flight are abandoned, never completed. */
+void mesh_client_destroy(struct mesh_client *c);
+
+/**
+ * Make volume @id (< MESH_CLIENT_VOLUMES_MAX) known with layout @l, which
+ * is copied. Returns 0, -EINVAL for a layout that fails mesh_layout_check
+ * (logged with the reason), or -EEXIST.
+ */
+int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh_layout *l);
+
+/**
+ * Start @io. Returns 0 when it is under way (its completion will be
+ * reaped), or at once:
+ *   -ENOENT  unknown volume
+ *   -EINVAL  zero length, unknown op, NULL buffer, or offset/length not
+ *            whole sectors
+ *   -ERANGE  the range reaches past the end of the volume
+ *   -E2BIG   longer than MESH_CLIENT_IO_BYTES_MAX, or needs more
+ *            sub-requests than the client has in all
+ *   -EAGAIN  no free slot or sub-requests right now: reap, then retry
+ * A completion's status is 0 or: -ETIMEDOUT (a copy did not answer within
+ * io_timeout_ns; for reads, no copy did), -EIO (a reply was malformed), or
+ * the target's own error (-ERANGE, -ENODEV, -EIO, ...).
+ */
+int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io);
+
+/** Move up to @max completions into @out; returns how many. */
+unsigned mesh_client_reap(struct mesh_client *c, struct mesh_io_done *out, unsigned max);
+
+/** I/Os submitted and not yet reaped. */
+unsigned mesh_client_inflight(const struct mesh_client *c);
+
+void mesh_client_stats(const struct mesh_client *c, struct mesh_client_stats *out);
+
+/* Events, delivered by the node. */
+void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_msg *m);
+void mesh_client_on_timer(struct mesh_client *c, uint32_t timer_id);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * core/env.c: wrappers for the environment's optional slots, so callers get
+ * -ENOTSUP instead of a NULL call when a transport lacks one-sided access.
+ */
+#include "core/env.h"
+
+#include <errno.h>
+
+int mesh_env_rma_read(const struct mesh_env *env, uint32_t dst, uint64_t rkey,
+		      uint64_t remote_offset, void *buf, uint32_t len, uint64_t cookie)
+{
+	if (!env->ops->rma_read)
+		return -ENOTSUP;
+	return env->ops->rma_read(env->ctx, dst, rkey, remote_offset, buf, len, cookie);
+}
+
+int mesh_env_rma_write(const struct mesh_env *env, uint32_t dst, uint64_t rkey,
+		       uint64_t remote_offset, const void *buf, uint32_t len, uint64_t cookie)
+{
+	if (!env->ops->rma_write)
+		return -ENOTSUP;
+	return env->ops->rma_write(env->ctx, dst, rkey, remote_offset, buf, len, cookie);
+}
+
+int mesh_env_rma_expose(const struct mesh_env *env, uint32_t drive, uint64_t offset,
+			uint64_t len, unsigned access, uint64_t *rkey)
+{
+	if (!env->ops->rma_expose)
+		return -ENOTSUP;
+	return env->ops->rma_expose(env->ctx, drive, offset, len, access, rkey);
+}
+
+int mesh_env_rma_revoke(const struct mesh_env *env, uint64_t rkey)
+{
+	if (!env->ops->rma_revoke)
+		return -ENOTSUP;
+	return env->ops->rma_revoke(env->ctx, rkey);
+}
+
+void mesh_env_log(const struct mesh_env *env, enum mesh_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	env->ops->vlog(env->ctx, level, fmt, ap);
+	va_end(ap);
+}

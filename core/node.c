@@ -1,0 +1,111 @@
+/*
+ * core/node.c: decode once, then route by message type. Requests go to the
+ * target role, replies to the client role. A message that fails to decode
+ * is counted and dropped: its sender cannot be trusted to be who the bytes
+ * say, so the requester learns of it by its own timeout.
+ */
+#include "core/node.h"
+
+#include "core/client.h"
+#include "core/proto.h"
+#include "core/target.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+static bool is_request(uint8_t type)
+{
+	switch (type) {
+	case MESH_MSG_IO_READ:
+	case MESH_MSG_IO_WRITE:
+	case MESH_MSG_RMA_GRANT_REQ:
+	case MESH_MSG_HEARTBEAT:
+	case MESH_MSG_CONFIG_READ:
+	case MESH_MSG_CONFIG_PROPOSE:
+	case MESH_MSG_LEASE_REQUEST:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void mesh_node_send_error(const struct mesh_env *env, uint32_t dst, uint64_t req_id,
+			  uint64_t epoch, int code, const char *detail)
+{
+	uint8_t prefix[MESH_PROTO_PREFIX_MAX];
+	size_t detail_len = strnlen(detail, MESH_PROTO_ERROR_DETAIL_MAX);
+	struct mesh_msg m = {
+		.hdr = { .type = MESH_MSG_ERROR, .req_id = req_id, .epoch = epoch },
+		.u.error = { .code = code },
+		.data = (const uint8_t *)detail,
+		.data_len = (uint32_t)detail_len,
+	};
+	int n = mesh_proto_encode(&m, prefix, sizeof(prefix));
+
+	assert(n > 0);
+	struct mesh_iov iov[2] = { { prefix, (size_t)n }, { detail, detail_len } };
+	int rc = mesh_env_send(env, dst, iov, 2);
+
+	if (rc)
+		mesh_log_debug(env, "error reply to node %u not sent: %d", dst, rc);
+}
+
+void mesh_node_on_message(struct mesh_node *n, uint32_t src, const void *buf, size_t len)
+{
+	struct mesh_msg m;
+	int rc = mesh_proto_decode(buf, len, &m);
+
+	if (rc) {
+		n->rx_malformed++;
+		mesh_log_warn(&n->env, "node %u: dropped a %zu-byte message from node %u: %s",
+			      n->env.self, len, src, mesh_proto_strerror(rc));
+		return;
+	}
+	if (is_request(m.hdr.type) ? !n->target : !n->client) {
+		n->rx_misrouted++;
+		mesh_log_warn(&n->env, "node %u: no %s role for %s from node %u", n->env.self,
+			      is_request(m.hdr.type) ? "target" : "client",
+			      mesh_proto_type_name(m.hdr.type), src);
+		/* Tell a requester at once rather than let it wait for a timeout. */
+		if (is_request(m.hdr.type))
+			mesh_node_send_error(&n->env, src, m.hdr.req_id, m.hdr.epoch, -EOPNOTSUPP,
+					     "this node has no target role");
+		return;
+	}
+	if (is_request(m.hdr.type))
+		mesh_target_on_msg(n->target, src, &m);
+	else
+		mesh_client_on_msg(n->client, src, &m);
+}
+
+void mesh_node_on_timer(struct mesh_node *n, uint32_t timer_id)
+{
+	switch (MESH_TIMER_ROLE(timer_id)) {
+	case MESH_ROLE_CLIENT:
+		if (n->client)
+			mesh_client_on_timer(n->client, timer_id);
+		break;
+	case MESH_ROLE_TARGET:
+		if (n->target)
+			mesh_target_on_timer(n->target, timer_id);
+		break;
+	default:
+		mesh_log_error(&n->env, "node %u: timer %#x has no owner", n->env.self, timer_id);
+		break;
+	}
+}
+
+void mesh_node_on_drive_done(struct mesh_node *n, uint64_t cookie, int result)
+{
+	if (n->target)
+		mesh_target_on_drive_done(n->target, cookie, result);
+}
+
+void mesh_node_on_rma_done(struct mesh_node *n, uint64_t cookie, int status)
+{
+	/* No role issues one-sided access yet; the client will. */
+	mesh_log_warn(&n->env, "node %u: unexpected RMA completion %#llx (%d)", n->env.self,
+		      (unsigned long long)cookie, status);
+}

@@ -1,0 +1,257 @@
+/*
+ * core/target.c: serve drive reads and writes for clients.
+ *
+ * Every request is checked before it touches a drive (drive index, range,
+ * size) and answered with a precise errno when it fails. A write's data is
+ * copied out of the message into a slot buffer, because the message is only
+ * borrowed for the duration of the event while the drive I/O outlives it.
+ */
+#include "core/target.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/node.h"
+
+struct request {
+	bool in_use;
+	uint32_t gen;
+	uint32_t client;
+	uint64_t req_id;
+	uint64_t epoch;
+	uint8_t type;
+	uint32_t drive;
+	uint32_t length;
+	uint8_t *buf;
+};
+
+struct mesh_target {
+	const struct mesh_env *env;
+	struct mesh_target_config cfg;
+	struct request *reqs;
+	uint32_t *free_reqs;
+	uint32_t free_count;
+	uint8_t *buffers;
+	struct mesh_target_stats stats;
+	/* Drives whose last I/O failed: a failing drive is logged when it
+	 * starts and stops failing, not once per I/O. */
+	bool drive_failing[MESH_TARGET_DRIVES_MAX];
+};
+
+static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
+{
+	if (cfg->drive_count == 0 || cfg->drive_count > MESH_TARGET_DRIVES_MAX) {
+		mesh_log_error(env, "target: %u drives outside 1..%u", cfg->drive_count,
+			       MESH_TARGET_DRIVES_MAX);
+		return -EINVAL;
+	}
+	if (cfg->inflight == 0 || cfg->inflight > MESH_TARGET_INFLIGHT_MAX) {
+		mesh_log_error(env, "target: %u in-flight requests outside 1..%u", cfg->inflight,
+			       MESH_TARGET_INFLIGHT_MAX);
+		return -EINVAL;
+	}
+	if (cfg->io_bytes_max == 0 || cfg->io_bytes_max > MESH_PROTO_DATA_MAX) {
+		mesh_log_error(env, "target: I/O size limit %u outside 1..%u", cfg->io_bytes_max,
+			       MESH_PROTO_DATA_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mesh_target_create(const struct mesh_env *env, const struct mesh_target_config *cfg,
+		       struct mesh_target **out)
+{
+	struct mesh_target *t;
+	int rc = check_config(env, cfg);
+
+	if (rc)
+		return rc;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->env = env;
+	t->cfg = *cfg;
+	t->reqs = calloc(cfg->inflight, sizeof(*t->reqs));
+	t->free_reqs = calloc(cfg->inflight, sizeof(*t->free_reqs));
+	t->buffers = malloc((size_t)cfg->inflight * cfg->io_bytes_max);
+	if (!t->reqs || !t->free_reqs || !t->buffers) {
+		mesh_target_destroy(t);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < cfg->inflight; i++) {
+		t->reqs[i].buf = t->buffers + (size_t)i * cfg->io_bytes_max;
+		t->free_reqs[i] = cfg->inflight - 1 - i;
+	}
+	t->free_count = cfg->inflight;
+	*out = t;
+	return 0;
+}
+
+void mesh_target_destroy(struct mesh_target *t)
+{
+	if (!t)
+		return;
+	free(t->reqs);
+	free(t->free_reqs);
+	free(t->buffers);
+	free(t);
+}
+
+unsigned mesh_target_inflight(const struct mesh_target *t)
+{
+	return t->cfg.inflight - t->free_count;
+}
+
+void mesh_target_stats(const struct mesh_target *t, struct mesh_target_stats *out)
+{
+	*out = t->stats;
+}
+
+static void reply_io(struct mesh_target *t, uint32_t dst, uint64_t req_id, uint64_t epoch,
+		     int status, const uint8_t *data, uint32_t data_len)
+{
+	uint8_t prefix[MESH_PROTO_PREFIX_MAX];
+	struct mesh_msg m = {
+		.hdr = { .type = MESH_MSG_IO_REPLY, .req_id = req_id, .epoch = epoch },
+		.u.io_reply = { .status = status, .length = data_len },
+		.data = data,
+		.data_len = data_len,
+	};
+	int n = mesh_proto_encode(&m, prefix, sizeof(prefix));
+
+	assert(n > 0);
+	struct mesh_iov iov[2] = { { prefix, (size_t)n }, { data, data_len } };
+	int rc = mesh_env_send(t->env, dst, iov, data_len ? 2 : 1);
+
+	/* A lost reply is a timeout at the client, which retries or reports;
+	 * the target keeps no state for it. */
+	if (rc)
+		mesh_log_debug(t->env, "target: reply to node %u not sent: %d", dst, rc);
+}
+
+static int check_io(const struct mesh_target *t, const struct mesh_msg_io *io)
+{
+	if (io->drive >= t->cfg.drive_count)
+		return -ENODEV;
+	if (io->length > t->cfg.io_bytes_max)
+		return -E2BIG;
+	if (io->offset > t->cfg.drive_bytes[io->drive] ||
+	    io->length > t->cfg.drive_bytes[io->drive] - io->offset)
+		return -ERANGE;
+	return 0;
+}
+
+static void release(struct mesh_target *t, struct request *r)
+{
+	r->in_use = false;
+	r->gen++;
+	t->free_reqs[t->free_count++] = (uint32_t)(r - t->reqs);
+}
+
+static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
+{
+	const struct mesh_msg_io *io = &m->u.io;
+	bool write = m->hdr.type == MESH_MSG_IO_WRITE;
+	int rc = check_io(t, io);
+
+	if (rc) {
+		t->stats.rejected++;
+		mesh_log_debug(t->env, "target: %s drive %u [%llu +%u] from node %u refused: %d",
+			       mesh_proto_type_name(m->hdr.type), io->drive,
+			       (unsigned long long)io->offset, io->length, src, rc);
+		reply_io(t, src, m->hdr.req_id, m->hdr.epoch, rc, NULL, 0);
+		return;
+	}
+	if (t->free_count == 0) {
+		t->stats.busy++;
+		reply_io(t, src, m->hdr.req_id, m->hdr.epoch, -EAGAIN, NULL, 0);
+		return;
+	}
+	struct request *r = &t->reqs[t->free_reqs[--t->free_count]];
+
+	r->in_use = true;
+	r->client = src;
+	r->req_id = m->hdr.req_id;
+	r->epoch = m->hdr.epoch;
+	r->type = m->hdr.type;
+	r->drive = io->drive;
+	r->length = io->length;
+	if (write)
+		memcpy(r->buf, m->data, io->length);
+
+	struct mesh_drive_io dio = {
+		.drive = io->drive,
+		.op = write ? MESH_DRIVE_WRITE : MESH_DRIVE_READ,
+		.offset = io->offset,
+		.length = io->length,
+		.buf = r->buf,
+		.cookie = ((uint64_t)r->gen << 32) | (uint32_t)(r - t->reqs),
+	};
+	rc = mesh_env_drive_submit(t->env, &dio);
+	if (rc) {
+		release(t, r);
+		t->stats.drive_errors++;
+		reply_io(t, src, m->hdr.req_id, m->hdr.epoch, rc, NULL, 0);
+	}
+}
+
+void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
+{
+	switch (m->hdr.type) {
+	case MESH_MSG_IO_READ:
+	case MESH_MSG_IO_WRITE:
+		serve_io(t, src, m);
+		break;
+	default:
+		t->stats.rejected++;
+		mesh_node_send_error(t->env, src, m->hdr.req_id, m->hdr.epoch, -EOPNOTSUPP,
+				     "this target does not serve that message type");
+		break;
+	}
+}
+
+void mesh_target_on_timer(struct mesh_target *t, uint32_t timer_id)
+{
+	mesh_log_warn(t->env, "target: unknown timer %#x", timer_id);
+}
+
+void mesh_target_on_drive_done(struct mesh_target *t, uint64_t cookie, int result)
+{
+	uint32_t index = (uint32_t)cookie;
+	struct request *r;
+
+	if (index >= t->cfg.inflight || !t->reqs[index].in_use ||
+	    t->reqs[index].gen != (uint32_t)(cookie >> 32)) {
+		mesh_log_error(t->env, "target: completion for unknown drive I/O %#llx",
+			       (unsigned long long)cookie);
+		return;
+	}
+	r = &t->reqs[index];
+	bool write = r->type == MESH_MSG_IO_WRITE;
+	int status = result < 0 ? result : (uint32_t)result == r->length ? 0 : -EIO;
+
+	if (status) {
+		t->stats.drive_errors++;
+		if (!t->drive_failing[r->drive])
+			mesh_log_warn(t->env, "target: drive %u failing: %s of %u bytes returned %d",
+				      r->drive, write ? "write" : "read", r->length, result);
+		t->drive_failing[r->drive] = true;
+	} else {
+		if (t->drive_failing[r->drive])
+			mesh_log_info(t->env, "target: drive %u serving again", r->drive);
+		t->drive_failing[r->drive] = false;
+		if (write) {
+			t->stats.writes++;
+			t->stats.bytes_written += r->length;
+		} else {
+			t->stats.reads++;
+			t->stats.bytes_read += r->length;
+		}
+	}
+	reply_io(t, r->client, r->req_id, r->epoch, status, status || write ? NULL : r->buf,
+		 status || write ? 0 : r->length);
+	release(t, r);
+}

@@ -1,0 +1,55 @@
+/*
+ * core/target.h: the target role. Serves a node's drives to clients:
+ * checks each request against the drive table, moves the bytes through the
+ * environment's drive I/O, and answers. Sans-IO.
+ *
+ * Capacity is reserved at creation: `inflight` request slots, each with a
+ * buffer of `io_bytes_max`. A request that finds no free slot is answered
+ * -EAGAIN at once (the client resends), so a flood cannot grow memory.
+ */
+#ifndef MESH_CORE_TARGET_H
+#define MESH_CORE_TARGET_H
+
+#include <stdint.h>
+
+#include "core/env.h"
+#include "core/proto.h"
+
+#define MESH_TARGET_DRIVES_MAX 64u
+#define MESH_TARGET_INFLIGHT_MAX 4096u
+
+struct mesh_target_config {
+	uint32_t drive_count;                          /* 1..MESH_TARGET_DRIVES_MAX */
+	uint64_t drive_bytes[MESH_TARGET_DRIVES_MAX];  /* capacity of each drive */
+	uint32_t inflight;                             /* request slots, 1..MAX */
+	uint32_t io_bytes_max;                         /* per request, <= MESH_PROTO_DATA_MAX */
+};
+
+struct mesh_target_stats {
+	uint64_t reads, writes;
+	uint64_t bytes_read, bytes_written;
+	uint64_t rejected;      /* answered with an error before any drive I/O */
+	uint64_t busy;          /* answered -EAGAIN: no free slot */
+	uint64_t drive_errors;
+};
+
+struct mesh_target;
+
+/** Returns 0, -EINVAL (config out of range, logged) or -ENOMEM. */
+int mesh_target_create(const struct mesh_env *env, const struct mesh_target_config *cfg,
+		       struct mesh_target **out);
+
+/** Free the target. Drive I/O still in flight must have completed. */
+void mesh_target_destroy(struct mesh_target *t);
+
+/** Requests whose drive I/O has not completed. */
+unsigned mesh_target_inflight(const struct mesh_target *t);
+
+void mesh_target_stats(const struct mesh_target *t, struct mesh_target_stats *out);
+
+/* Events, delivered by the node. */
+void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_msg *m);
+void mesh_target_on_timer(struct mesh_target *t, uint32_t timer_id);
+void mesh_target_on_drive_done(struct mesh_target *t, uint64_t cookie, int result);
+
+#endif
