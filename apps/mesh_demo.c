@@ -18,6 +18,7 @@
 #include "core/client.h"
 #include "core/layout.h"
 #include "core/placement.h"
+#include "core/rng.h"
 #include "runtime/inproc.h"
 
 #define TARGETS 6
@@ -42,15 +43,6 @@ struct volume_plan {
 	const char *name;
 	struct mesh_volume_spec spec;
 };
-
-static uint64_t next_random(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static int build_cluster(struct demo *d, uint64_t seed)
 {
@@ -145,7 +137,7 @@ static int write_volume(struct demo *d, uint32_t id, uint8_t *model, uint8_t *bu
 			uint8_t *b = bufs + (size_t)n * IO_BYTES;
 
 			for (unsigned i = 0; i < IO_BYTES; i += 8) {
-				uint64_t v = next_random(&d->rng);
+				uint64_t v = mesh_rng_next(&d->rng);
 
 				memcpy(b + i, &v, 8);
 			}
@@ -170,7 +162,7 @@ static int verify_volume(struct demo *d, uint32_t id, const uint8_t *model, uint
 	for (unsigned round = 0; round < VOLUME_BYTES / IO_BYTES / QD * 2; round++) {
 		for (unsigned n = 0; n < QD; n++) {
 			uint64_t sectors = (VOLUME_BYTES - IO_BYTES) / MESH_SECTOR_BYTES;
-			uint64_t off = (next_random(&d->rng) % sectors) * MESH_SECTOR_BYTES;
+			uint64_t off = (mesh_rng_next(&d->rng) % sectors) * MESH_SECTOR_BYTES;
 
 			ios[n] = (struct mesh_io){ .volume = id, .op = MESH_IO_READ, .offset = off,
 						   .length = IO_BYTES, .buf = bufs + (size_t)n * IO_BYTES,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "runtime/memdrive.h"
 #include "transports/loop.h"
 #include "transports/transport.h"
@@ -53,16 +54,6 @@ struct mesh_inproc {
 	struct drive_done done[MESH_INPROC_DRIVE_QUEUE];
 	uint32_t done_head, done_count;
 };
-
-/* splitmix64: small, fast, and good enough to drive tests from one seed. */
-static uint64_t next_random(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static uint64_t env_now_ns(void *ctx)
 {
@@ -181,7 +172,7 @@ static int env_drive_submit(void *ctx, const struct mesh_drive_io *io)
 
 static uint64_t env_random_u64(void *ctx)
 {
-	return next_random(&((struct host_node *)ctx)->host->rng);
+	return mesh_rng_next(&((struct host_node *)ctx)->host->rng);
 }
 
 static void env_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_list ap)

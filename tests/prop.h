@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/rng.h"
+
 /* The seed for this run: $MESH_SEED if set, else taken from the clock so
  * that every run explores new cases. Printed either way. */
 static inline uint64_t prop_seed(const char *test)
@@ -31,14 +33,9 @@ static inline uint64_t prop_seed(const char *test)
 	return seed;
 }
 
-/* splitmix64 */
 static inline uint64_t prop_next(uint64_t *state)
 {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return mesh_rng_next(state);
 }
 
 /* Uniform in [lo, hi], inclusive. */

@@ -144,22 +144,21 @@ static void fill_random(uint64_t *rng, uint8_t *buf, size_t len)
 		buf[i] = (uint8_t)prop_next(rng);
 }
 
-/* Every copy on the drives holds exactly what the model says. */
+/* Every copy of [@offset, @offset + @length) on the drives holds exactly
+ * what the model says. */
 static void assert_copies_match_model(struct cluster *cl, const struct mesh_layout *l,
-				      const uint8_t *model)
+				      const uint8_t *model, uint64_t offset, uint64_t length)
 {
-	for (uint32_t s = 0; s < l->segment_count; s++) {
-		for (uint64_t off = 0; off < l->volume_bytes;) {
-			struct mesh_extent e = mesh_layout_first_extent(l, off, l->volume_bytes - off);
+	for (uint64_t off = offset; off < offset + length;) {
+		struct mesh_extent e = mesh_layout_first_extent(l, off, offset + length - off);
 
-			for (uint32_t c = 0; c < l->copies; c++) {
-				struct mesh_location loc = mesh_layout_locate(l, &e, c);
-				const uint8_t *disk = mesh_inproc_drive_bytes(cl->host, loc.target, loc.drive);
+		for (uint32_t c = 0; c < l->copies; c++) {
+			struct mesh_location loc = mesh_layout_locate(l, &e, c);
+			const uint8_t *disk = mesh_inproc_drive_bytes(cl->host, loc.target, loc.drive);
 
-				assert_memory_equal(disk + loc.offset, model + e.volume_offset, e.length);
-			}
-			off += e.length;
+			assert_memory_equal(disk + loc.offset, model + e.volume_offset, e.length);
 		}
+		off += e.length;
 	}
 }
 
@@ -184,6 +183,8 @@ static void exercise_volume(struct cluster *cl, uint32_t id, const struct mesh_l
 			fill_random(&cl->rng, buf, length);
 			assert_int_equal(sync_io(cl, node, id, MESH_IO_WRITE, offset, length, buf), 0);
 			memcpy(model + offset, buf, length);
+			/* Acknowledged means on every copy already, not soon. */
+			assert_copies_match_model(cl, l, model, offset, length);
 		} else {
 			assert_int_equal(sync_io(cl, node, id, MESH_IO_READ, offset, length, buf), 0);
 			assert_memory_equal(buf, model + offset, length);
@@ -243,7 +244,7 @@ static void exercise_volume(struct cluster *cl, uint32_t id, const struct mesh_l
 		assert_memory_equal(buf, model + off, len);
 		off += len;
 	}
-	assert_copies_match_model(cl, l, model);
+	assert_copies_match_model(cl, l, model, 0, l->volume_bytes);
 	free(model);
 	free(buf);
 	free(bufs);

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <cmocka.h>
 
+#include "prop.h"
 #include "transports/loop.h"
 
 static const struct mesh_transport_ops *ops = &mesh_transport_loop;
@@ -872,17 +872,7 @@ static uint64_t rng_state;
 
 static uint64_t rng(void)
 {
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t seed_get(void)
-{
-	const char *s = getenv("MESH_SEED");
-	return s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
+	return prop_next(&rng_state);
 }
 
 static uint8_t pattern(uint64_t msg, size_t i)
@@ -897,10 +887,7 @@ static uint8_t pattern(uint64_t msg, size_t i)
 static void random_traffic_arrives_whole_and_in_order(void **state)
 {
 	(void)state;
-	uint64_t seed = seed_get();
-	printf("random_traffic_arrives_whole_and_in_order: MESH_SEED=%llu\n",
-	       (unsigned long long)seed);
-	rng_state = seed;
+	rng_state = prop_seed("random_traffic_arrives_whole_and_in_order");
 
 	static uint64_t model_id[PROP_MODEL_MAX];
 	static size_t model_len[PROP_MODEL_MAX];

@@ -17,12 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/crc32c.h"
 #include "core/env.h"
 #include "core/proto.h"
+#include "prop.h"
 
 #define HDR MESH_PROTO_HEADER_BYTES
 
@@ -1320,14 +1319,9 @@ static void type_version_is_one_for_known_types_and_zero_otherwise(void **state)
 
 static uint64_t rng_state;
 
-/* splitmix64: small, fast, and the same sequence everywhere. */
 static uint64_t rng(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return prop_next(&rng_state);
 }
 
 static uint64_t rng_below(uint64_t n)
@@ -1337,17 +1331,7 @@ static uint64_t rng_below(uint64_t n)
 
 static int setup_seed(void **state)
 {
-	const char *env = getenv("MESH_SEED");
-	uint64_t seed;
-
-	(void)state;
-	if (env && *env)
-		seed = strtoull(env, NULL, 0);
-	else
-		seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
-	print_message("test_proto: seed %" PRIu64 " (rerun with MESH_SEED=%" PRIu64 ")\n",
-		      seed, seed);
-	rng_state = seed;
+	rng_state = prop_seed("test_proto");
 	return setup_payload(state);
 }
 
