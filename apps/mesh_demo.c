@@ -272,12 +272,15 @@ int main(int argc, char **argv)
 
 	if (rc || !model || !bufs)
 		return 2;
+	/* Line by line, so the hosts' log lines on stderr land in order. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	d.rng = seed;
 	printf("mesh in-process demo, seed %llu\n", (unsigned long long)seed);
 	rc = build_cluster(&d, seed);
 	for (uint32_t v = 0; rc == 0 && v < VOLUMES; v++) {
 		struct mesh_volume_spec spec = plans[v].spec;
 		const char *why = NULL;
+		uint64_t verified_before = d.bytes_verified;
 
 		spec.bytes = VOLUME_BYTES;
 		spec.first_group = v * 100;
@@ -299,7 +302,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		printf("    wrote %llu MiB, read back and verified %llu MiB, all %u cop%s match\n",
-		       VOLUME_BYTES >> 20, (unsigned long long)(d.bytes_verified >> 20) / (v + 1),
+		       VOLUME_BYTES >> 20,
+		       (unsigned long long)((d.bytes_verified - verified_before) >> 20),
 		       layouts[v].copies, layouts[v].copies == 1 ? "y" : "ies");
 		if (layouts[v].copies > 1) {
 			/* Fail the first copy's drive: reads must come from the other. */

@@ -1,8 +1,10 @@
 /*
  * core/placement.c: a greedy planner. For each copy of each segment it takes
  * the best drive by, in order: a failure domain this segment does not use
- * yet; a drive this volume does not use yet; a domain this volume uses least;
- * the most free space; the lowest index (so plans are deterministic).
+ * yet; a drive this volume does not use yet; a target this volume uses least
+ * (so a stripe spreads over servers, not just drives); a domain this volume
+ * uses least; the most free space; the lowest index (so plans are
+ * deterministic).
  *
  * Cost is O(segments * copies * drives) per volume: fine for the clusters
  * the in-process host and tests build; placement at 100,000 nodes narrows
@@ -37,6 +39,15 @@ static unsigned volume_uses_drive(const struct plan_state *ps, unsigned d)
 	return n;
 }
 
+static unsigned volume_uses_target(const struct plan_state *ps, uint32_t target)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < ps->taken_count; i++)
+		n += ps->pool->drives[ps->taken[i]].target == target;
+	return n;
+}
+
 static unsigned volume_uses_domain(const struct plan_state *ps, uint32_t domain)
 {
 	unsigned n = 0;
@@ -65,7 +76,7 @@ static bool segment_uses(const struct plan_state *ps, unsigned copies_so_far, un
 
 /* Lower is better; compares lexicographically. */
 struct score {
-	unsigned domain_clash, drive_reuse, domain_load;
+	unsigned domain_clash, drive_reuse, target_load, domain_load;
 	uint64_t used_negfree;
 };
 
@@ -75,6 +86,8 @@ static bool better(const struct score *a, const struct score *b)
 		return a->domain_clash < b->domain_clash;
 	if (a->drive_reuse != b->drive_reuse)
 		return a->drive_reuse < b->drive_reuse;
+	if (a->target_load != b->target_load)
+		return a->target_load < b->target_load;
 	if (a->domain_load != b->domain_load)
 		return a->domain_load < b->domain_load;
 	return a->used_negfree < b->used_negfree;
@@ -96,6 +109,7 @@ static long pick_drive(const struct plan_state *ps, unsigned copies_so_far, uint
 		struct score s = {
 			.domain_clash = segment_uses(ps, copies_so_far, d, true),
 			.drive_reuse = volume_uses_drive(ps, d),
+			.target_load = volume_uses_target(ps, pd->target),
 			.domain_load = volume_uses_domain(ps, pd->domain),
 			.used_negfree = UINT64_MAX - (pd->capacity - pd->used),
 		};

@@ -4,7 +4,8 @@
  * Given a pool of drives (target, failure domain, capacity, space used) and
  * a volume spec, produce a checked layout: copies of a segment on different
  * drives, in different failure domains whenever the pool has enough of them,
- * segments of one volume spread over distinct drives where possible, and
+ * segments of one volume spread over distinct drives and targets where
+ * possible, and
  * space taken from the drives (a bump allocator per drive; freeing space
  * comes with volume deletion, later).
  *
