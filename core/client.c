@@ -8,9 +8,21 @@
  * that was retried or freed is recognised and dropped.
  *
  * Timeouts: one sweep timer runs while anything is in flight; every sweep
- * fails the sub-requests past their deadline. A sweep costs O(sub-requests
- * in flight), paid every io_timeout_ns / 4, which is cheaper than a timer
- * per request and keeps the environment's timer table small.
+ * fails the sub-requests past their deadline and resends the parked ones.
+ * A sweep walks the whole sub-request pool, paid every io_timeout_ns / 4:
+ * two timers per client instead of one per request keep the environment's
+ * timer table small and fixed.
+ *
+ * Back-pressure: a sub-request that met a full path (send -EAGAIN) or a
+ * busy target (reply -EAGAIN) is parked and resent after
+ * MESH_CLIENT_RESEND_NS by the resend timer, within its attempt's deadline,
+ * so a busy target sees a paced trickle rather than a storm.
+ *
+ * Reads go to the first copy and fall back to the next ones only when it
+ * fails. Spreading reads over copies is only safe once copies are known to
+ * be in sync: after a write that failed on one copy, copies may differ, and
+ * reading them in turn would return old and new data alternately. The
+ * topology manager (epochs, stale copies) lifts this.
  */
 #include "core/client.h"
 
@@ -23,6 +35,7 @@
 #include "core/node.h"
 
 #define TIMER_SWEEP MESH_TIMER_ID(MESH_ROLE_CLIENT, 1)
+#define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_CLIENT, 2)
 #define SWEEPS_PER_TIMEOUT 4
 /* Header plus an IO body; what a sub-request's message prefix needs. */
 #define IO_PREFIX_BYTES 64
@@ -38,7 +51,7 @@ struct sub {
 	uint32_t gen;
 	uint32_t slot;          /* owning I/O */
 	bool in_use;
-	bool want_send;         /* could not be sent yet (path busy) */
+	bool parked;            /* waits for the resend timer (path or target busy) */
 	uint8_t copy;           /* read: the copy being tried */
 	uint8_t copies_tried;   /* read: how many copies tried so far */
 	struct mesh_extent ext;
@@ -67,8 +80,7 @@ struct mesh_client {
 	uint32_t *done;                 /* ring of completed slot indices */
 	uint32_t done_head, done_count;
 
-	bool sweep_armed;
-	uint32_t read_rotor;            /* spreads reads over copies */
+	bool sweep_armed, resend_armed;
 	struct mesh_client_stats stats;
 	struct volume volumes[MESH_CLIENT_VOLUMES_MAX];
 };
@@ -94,8 +106,10 @@ int mesh_client_create(const struct mesh_env *env, const struct mesh_client_conf
 			       MESH_CLIENT_SUBREQUESTS_MAX);
 		return -EINVAL;
 	}
-	if (cfg->io_timeout_ns == 0) {
-		mesh_log_error(env, "client: I/O timeout must be nonzero");
+	if (cfg->io_timeout_ns == 0 || cfg->io_timeout_ns > MESH_CLIENT_TIMEOUT_NS_MAX) {
+		mesh_log_error(env, "client: I/O timeout %llu ns outside 1..%llu",
+			       (unsigned long long)cfg->io_timeout_ns,
+			       (unsigned long long)MESH_CLIENT_TIMEOUT_NS_MAX);
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -130,6 +144,8 @@ void mesh_client_destroy(struct mesh_client *c)
 		return;
 	if (c->sweep_armed)
 		mesh_env_timer_cancel(c->env, TIMER_SWEEP);
+	if (c->resend_armed)
+		mesh_env_timer_cancel(c->env, TIMER_RESEND);
 	free(c->slots);
 	free(c->free_slots);
 	free(c->subs);
@@ -158,14 +174,36 @@ int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh
 	return 0;
 }
 
+static void sub_failed(struct mesh_client *c, struct sub *s, int status);
+
+/* Arm @id at now + @delay_ns unless it is armed already. A failure to arm
+ * is logged; the next sub-request sent tries again. */
+static void arm(struct mesh_client *c, uint32_t id, bool *armed, uint64_t delay_ns)
+{
+	int rc;
+
+	if (*armed)
+		return;
+	rc = mesh_env_timer_arm(c->env, id, mesh_env_now_ns(c->env) + delay_ns);
+	if (rc) {
+		mesh_log_error(c->env, "client: cannot arm timer %#x: %d", id, rc);
+		return;
+	}
+	*armed = true;
+}
+
 static void arm_sweep(struct mesh_client *c)
 {
 	uint64_t period = c->cfg.io_timeout_ns / SWEEPS_PER_TIMEOUT;
 
-	if (c->sweep_armed)
-		return;
-	if (mesh_env_timer_arm(c->env, TIMER_SWEEP, mesh_env_now_ns(c->env) + (period ? period : 1)) == 0)
-		c->sweep_armed = true;
+	arm(c, TIMER_SWEEP, &c->sweep_armed, period ? period : 1);
+}
+
+/* Resend @s when the resend timer fires. */
+static void park(struct mesh_client *c, struct sub *s)
+{
+	s->parked = true;
+	arm(c, TIMER_RESEND, &c->resend_armed, MESH_CLIENT_RESEND_NS);
 }
 
 /* Send (or resend) a sub-request's message to its current target. The
@@ -201,15 +239,19 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 		{ data, write ? s->ext.length : 0 },
 	};
 	s->target = loc.target;
+	s->parked = false;
+	arm_sweep(c);
 	int rc = mesh_env_send(c->env, loc.target, iov, write ? 2 : 1);
 
-	/* A busy path is retried by the sweep; any other failure waits for the
-	 * deadline like a lost message, so every failure takes one road. */
-	s->want_send = rc == -EAGAIN;
-	if (rc && rc != -EAGAIN)
-		mesh_log_debug(c->env, "client: send to node %u failed: %d", loc.target, rc);
 	c->stats.subrequests_sent++;
-	arm_sweep(c);
+	if (rc == -EAGAIN) {
+		park(c, s);
+	} else if (rc) {
+		/* Known at once (no route, message too big): no point waiting
+		 * for the deadline. */
+		mesh_log_debug(c->env, "client: send to node %u failed: %d", loc.target, rc);
+		sub_failed(c, s, rc);
+	}
 }
 
 static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct mesh_extent *e)
@@ -346,7 +388,7 @@ int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io)
 		} else {
 			struct sub *s = sub_get(c, slot_index, &e);
 
-			s->copy = (uint8_t)(c->read_rotor++ % l->copies);
+			s->copy = 0; /* the first copy; see the top of the file */
 			s->copies_tried = 1;
 			sub_send(c, s);
 		}
@@ -405,13 +447,12 @@ static void on_io_reply(struct mesh_client *c, struct sub *s, const struct mesh_
 	struct io_slot *slot = &c->slots[s->slot];
 
 	if (r->status == -EAGAIN) {
-		/* The target was out of request slots. Resend at once: slots
-		 * free up as its drive I/O completes, and the attempt's deadline
-		 * bounds the retries. (Per-target credits would avoid the round
-		 * trip; the target does not advertise them yet.) */
+		/* The target was out of request slots: resend after a pause,
+		 * within the attempt's deadline. (Per-target credits would
+		 * avoid the round trip; targets do not advertise them yet.) */
 		s->gen++;
 		c->stats.retries++;
-		sub_send(c, s);
+		park(c, s);
 		return;
 	}
 	if (r->status) {
@@ -469,7 +510,7 @@ static void sweep(struct mesh_client *c)
 			c->stats.timeouts++;
 			mesh_log_debug(c->env, "client: node %u did not answer in time", s->target);
 			sub_failed(c, s, -ETIMEDOUT);
-		} else if (s->want_send) {
+		} else if (s->parked) {
 			sub_send(c, s);
 		}
 	}
@@ -477,9 +518,12 @@ static void sweep(struct mesh_client *c)
 
 void mesh_client_on_timer(struct mesh_client *c, uint32_t timer_id)
 {
-	if (timer_id != TIMER_SWEEP)
+	if (timer_id == TIMER_SWEEP)
+		c->sweep_armed = false;
+	else if (timer_id == TIMER_RESEND)
+		c->resend_armed = false;
+	else
 		return;
-	c->sweep_armed = false;
 	sweep(c);
 	if (c->subs_inflight > 0)
 		arm_sweep(c);

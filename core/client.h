@@ -25,6 +25,10 @@
 #define MESH_CLIENT_QUEUE_DEPTH_MAX 4096u
 #define MESH_CLIENT_SUBREQUESTS_MAX (1u << 20)
 #define MESH_CLIENT_VOLUMES_MAX 64u
+/* Longest I/O timeout: an hour keeps now + timeout far from wrapping. */
+#define MESH_CLIENT_TIMEOUT_NS_MAX (3600ull * 1000000000ull)
+/* Pause before resending to a busy target or over a full path. */
+#define MESH_CLIENT_RESEND_NS 50000ull
 
 enum mesh_io_op {
 	MESH_IO_READ = 1,

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <string.h>
 
+/* Longest extent: the largest whole number of blocks a u32 holds. */
+#define EXTENT_BYTES_MAX (UINT32_MAX & ~(uint64_t)(MESH_BLOCK_BYTES - 1))
+
 static int fail(const char **why, const char *reason)
 {
 	if (why)
@@ -208,9 +211,9 @@ int mesh_layout_map(const struct mesh_layout *l, uint64_t offset, uint64_t lengt
 	while (length > 0) {
 		if (n == max)
 			return -E2BIG;
-		/* An extent is at most one segment or stripe unit, so the
-		 * 32-bit length below never truncates. */
-		out[n] = mesh_layout_first_extent(l, offset, length > UINT32_MAX ? UINT32_MAX : length);
+		/* Concat segments may exceed 4 GiB: a longer range is cut into
+		 * extents of at most EXTENT_BYTES_MAX, which stay whole blocks. */
+		out[n] = mesh_layout_first_extent(l, offset, length > EXTENT_BYTES_MAX ? EXTENT_BYTES_MAX : length);
 		offset += out[n].length;
 		length -= out[n].length;
 		n++;
@@ -232,7 +235,7 @@ int mesh_layout_extent_count(const struct mesh_layout *l, uint64_t offset, uint6
 		n = last - first + 1;
 	} else {
 		while (length > 0) {
-			struct mesh_extent e = mesh_layout_first_extent(l, offset, length > UINT32_MAX ? UINT32_MAX : length);
+			struct mesh_extent e = mesh_layout_first_extent(l, offset, length > EXTENT_BYTES_MAX ? EXTENT_BYTES_MAX : length);
 
 			offset += e.length;
 			length -= e.length;

@@ -1,7 +1,7 @@
 /*
  * core/placement.c: a greedy planner. For each copy of each segment it takes
  * the best drive by, in order: a failure domain this segment does not use
- * yet; a drive this volume does not use yet; a target this volume uses least
+ * yet; a target this segment does not use yet; a drive this volume does not use yet; a target this volume uses least
  * (so a stripe spreads over servers, not just drives); a domain this volume
  * uses least; the most free space; the lowest index (so plans are
  * deterministic).
@@ -57,18 +57,22 @@ static unsigned volume_uses_domain(const struct plan_state *ps, uint32_t domain)
 	return n;
 }
 
-/* Whether drive @d is already a copy of the segment being placed, whose
- * copies are the last @copies_so_far entries of ps->taken. */
+enum clash { SAME_DRIVE, SAME_TARGET, SAME_DOMAIN };
+
+/* Whether drive @d shares a drive, target or domain with a copy already
+ * placed for the current segment: the last @copies_so_far of ps->taken. */
 static bool segment_uses(const struct plan_state *ps, unsigned copies_so_far, unsigned d,
-			 bool by_domain)
+			 enum clash what)
 {
 	const struct mesh_pool_drive *cand = &ps->pool->drives[d];
 
 	for (unsigned i = ps->taken_count - copies_so_far; i < ps->taken_count; i++) {
 		const struct mesh_pool_drive *t = &ps->pool->drives[ps->taken[i]];
+		bool same_target = t->target == cand->target;
 
-		if (by_domain ? t->domain == cand->domain
-			      : (t->target == cand->target && t->drive == cand->drive))
+		if ((what == SAME_DOMAIN && t->domain == cand->domain) ||
+		    (what == SAME_TARGET && same_target) ||
+		    (what == SAME_DRIVE && same_target && t->drive == cand->drive))
 			return true;
 	}
 	return false;
@@ -76,7 +80,7 @@ static bool segment_uses(const struct plan_state *ps, unsigned copies_so_far, un
 
 /* Lower is better; compares lexicographically. */
 struct score {
-	unsigned domain_clash, drive_reuse, target_load, domain_load;
+	unsigned domain_clash, target_clash, drive_reuse, target_load, domain_load;
 	uint64_t used_negfree;
 };
 
@@ -84,6 +88,8 @@ static bool better(const struct score *a, const struct score *b)
 {
 	if (a->domain_clash != b->domain_clash)
 		return a->domain_clash < b->domain_clash;
+	if (a->target_clash != b->target_clash)
+		return a->target_clash < b->target_clash;
 	if (a->drive_reuse != b->drive_reuse)
 		return a->drive_reuse < b->drive_reuse;
 	if (a->target_load != b->target_load)
@@ -104,10 +110,11 @@ static long pick_drive(const struct plan_state *ps, unsigned copies_so_far, uint
 
 		if (pd->failed || pd->used > pd->capacity || pd->capacity - pd->used < bytes)
 			continue;
-		if (segment_uses(ps, copies_so_far, d, false))
+		if (segment_uses(ps, copies_so_far, d, SAME_DRIVE))
 			continue;
 		struct score s = {
-			.domain_clash = segment_uses(ps, copies_so_far, d, true),
+			.domain_clash = segment_uses(ps, copies_so_far, d, SAME_DOMAIN),
+			.target_clash = segment_uses(ps, copies_so_far, d, SAME_TARGET),
 			.drive_reuse = volume_uses_drive(ps, d),
 			.target_load = volume_uses_target(ps, pd->target),
 			.domain_load = volume_uses_domain(ps, pd->domain),

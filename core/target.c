@@ -5,6 +5,11 @@
  * size) and answered with a precise errno when it fails. A write's data is
  * copied out of the message into a slot buffer, because the message is only
  * borrowed for the duration of the event while the drive I/O outlives it.
+ *
+ * A reply that meets a full path (send -EAGAIN) keeps its slot and is sent
+ * again by the resend timer, so a slow client costs the target slots, never
+ * an acknowledged write's answer. Error answers sent before a slot is taken
+ * are not kept: if they cannot be sent, the client's timeout reports it.
  */
 #include "core/target.h"
 
@@ -16,8 +21,12 @@
 
 #include "core/node.h"
 
+#define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_TARGET, 1)
+
 struct request {
 	bool in_use;
+	bool reply_pending;     /* done on the drive, answer not sent yet */
+	int status;
 	uint32_t gen;
 	uint32_t client;
 	uint64_t req_id;
@@ -39,6 +48,7 @@ struct mesh_target {
 	/* Drives whose last I/O failed: a failing drive is logged when it
 	 * starts and stops failing, not once per I/O. */
 	bool drive_failing[MESH_TARGET_DRIVES_MAX];
+	bool resend_armed;
 };
 
 static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
@@ -94,6 +104,8 @@ void mesh_target_destroy(struct mesh_target *t)
 {
 	if (!t)
 		return;
+	if (t->resend_armed)
+		mesh_env_timer_cancel(t->env, TIMER_RESEND);
 	free(t->reqs);
 	free(t->free_reqs);
 	free(t->buffers);
@@ -110,8 +122,8 @@ void mesh_target_stats(const struct mesh_target *t, struct mesh_target_stats *ou
 	*out = t->stats;
 }
 
-static void reply_io(struct mesh_target *t, uint32_t dst, uint64_t req_id, uint64_t epoch,
-		     int status, const uint8_t *data, uint32_t data_len)
+static int reply_io(struct mesh_target *t, uint32_t dst, uint64_t req_id, uint64_t epoch,
+		    int status, const uint8_t *data, uint32_t data_len)
 {
 	uint8_t prefix[MESH_PROTO_PREFIX_MAX];
 	struct mesh_msg m = {
@@ -126,10 +138,9 @@ static void reply_io(struct mesh_target *t, uint32_t dst, uint64_t req_id, uint6
 	struct mesh_iov iov[2] = { { prefix, (size_t)n }, { data, data_len } };
 	int rc = mesh_env_send(t->env, dst, iov, data_len ? 2 : 1);
 
-	/* A lost reply is a timeout at the client, which retries or reports;
-	 * the target keeps no state for it. */
 	if (rc)
 		mesh_log_debug(t->env, "target: reply to node %u not sent: %d", dst, rc);
+	return rc;
 }
 
 static int check_io(const struct mesh_target *t, const struct mesh_msg_io *io)
@@ -173,6 +184,7 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	struct request *r = &t->reqs[t->free_reqs[--t->free_count]];
 
 	r->in_use = true;
+	r->reply_pending = false;
 	r->client = src;
 	r->req_id = m->hdr.req_id;
 	r->epoch = m->hdr.epoch;
@@ -213,9 +225,40 @@ void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_m
 	}
 }
 
+/* Answer request @r; keep it for the resend timer if the path is full. */
+static void answer(struct mesh_target *t, struct request *r)
+{
+	bool data = r->status == 0 && r->type == MESH_MSG_IO_READ;
+	int rc = reply_io(t, r->client, r->req_id, r->epoch, r->status, data ? r->buf : NULL,
+			  data ? r->length : 0);
+
+	if (rc == -EAGAIN) {
+		t->stats.replies_deferred++;
+		r->reply_pending = true;
+		if (!t->resend_armed &&
+		    mesh_env_timer_arm(t->env, TIMER_RESEND,
+				       mesh_env_now_ns(t->env) + MESH_TARGET_RESEND_NS) == 0)
+			t->resend_armed = true;
+		return;
+	}
+	release(t, r);
+}
+
 void mesh_target_on_timer(struct mesh_target *t, uint32_t timer_id)
 {
-	mesh_log_warn(t->env, "target: unknown timer %#x", timer_id);
+	if (timer_id != TIMER_RESEND) {
+		mesh_log_warn(t->env, "target: unknown timer %#x", timer_id);
+		return;
+	}
+	t->resend_armed = false;
+	for (uint32_t i = 0; i < t->cfg.inflight; i++) {
+		struct request *r = &t->reqs[i];
+
+		if (r->in_use && r->reply_pending) {
+			r->reply_pending = false;
+			answer(t, r);
+		}
+	}
 }
 
 void mesh_target_on_drive_done(struct mesh_target *t, uint64_t cookie, int result)
@@ -251,7 +294,6 @@ void mesh_target_on_drive_done(struct mesh_target *t, uint64_t cookie, int resul
 			t->stats.bytes_read += r->length;
 		}
 	}
-	reply_io(t, r->client, r->req_id, r->epoch, status, status || write ? NULL : r->buf,
-		 status || write ? 0 : r->length);
-	release(t, r);
+	r->status = status;
+	answer(t, r);
 }

@@ -17,6 +17,8 @@
 
 #define MESH_TARGET_DRIVES_MAX 64u
 #define MESH_TARGET_INFLIGHT_MAX 4096u
+/* Pause before sending again an answer that met a full path. */
+#define MESH_TARGET_RESEND_NS 50000ull
 
 struct mesh_target_config {
 	uint32_t drive_count;                          /* 1..MESH_TARGET_DRIVES_MAX */
@@ -31,6 +33,7 @@ struct mesh_target_stats {
 	uint64_t rejected;      /* answered with an error before any drive I/O */
 	uint64_t busy;          /* answered -EAGAIN: no free slot */
 	uint64_t drive_errors;
+	uint64_t replies_deferred; /* answers that met a full path and waited */
 };
 
 struct mesh_target;

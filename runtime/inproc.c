@@ -440,46 +440,62 @@ static unsigned deliver_drive_completions(struct mesh_inproc *h)
 	return n;
 }
 
-/* Move the clock to the earliest armed timer and fire every timer due. */
-static bool fire_timers(struct mesh_inproc *h)
+/* The armed timer with the earliest deadline (ties: lowest node, then
+ * lowest slot), or NULL. Sets *@node_out to its node. */
+static struct timer *earliest_timer(struct mesh_inproc *h, uint32_t *node_out)
 {
-	bool any = false;
-	uint64_t earliest = UINT64_MAX;
+	struct timer *best = NULL;
 
-	for (uint32_t i = 0; i < h->cfg.nodes; i++) {
-		for (unsigned k = 0; k < MESH_INPROC_TIMERS_MAX; k++) {
-			const struct timer *t = &h->nodes[i].timers[k];
-
-			if (t->armed && t->deadline_ns < earliest)
-				earliest = t->deadline_ns;
-		}
-	}
-	if (earliest == UINT64_MAX)
-		return false;
-	if (earliest > h->now_ns)
-		h->now_ns = earliest;
 	for (uint32_t i = 0; i < h->cfg.nodes; i++) {
 		for (unsigned k = 0; k < MESH_INPROC_TIMERS_MAX; k++) {
 			struct timer *t = &h->nodes[i].timers[k];
 
-			if (t->armed && t->deadline_ns <= h->now_ns) {
-				t->armed = false;
-				mesh_node_on_timer(&h->nodes[i].node, t->id);
-				any = true;
+			if (t->armed && (!best || t->deadline_ns < best->deadline_ns)) {
+				best = t;
+				*node_out = i;
 			}
 		}
 	}
-	return any;
+	return best;
+}
+
+/* Fire the timers due by now, earliest first. Bounded by the number of
+ * timer slots, so a timer that re-arms itself for "now" waits a round. */
+static unsigned fire_due_timers(struct mesh_inproc *h)
+{
+	unsigned fired = 0;
+	uint32_t node;
+	struct timer *t;
+
+	while (fired < h->cfg.nodes * MESH_INPROC_TIMERS_MAX &&
+	       (t = earliest_timer(h, &node)) && t->deadline_ns <= h->now_ns) {
+		t->armed = false;
+		mesh_node_on_timer(&h->nodes[node].node, t->id);
+		fired++;
+	}
+	return fired;
 }
 
 bool mesh_inproc_step(struct mesh_inproc *h)
 {
+	uint32_t node;
+	struct timer *next;
 	unsigned n = deliver_messages(h);
 
 	n += deliver_drive_completions(h);
-	if (n > 0)
+	if (n > 0) {
+		/* A round of deliveries takes time, so deadlines still pass
+		 * while messages keep flowing. */
+		h->now_ns += MESH_INPROC_ROUND_NS;
+		fire_due_timers(h);
 		return true;
-	return fire_timers(h);
+	}
+	next = earliest_timer(h, &node);
+	if (!next)
+		return false;
+	if (next->deadline_ns > h->now_ns)
+		h->now_ns = next->deadline_ns;
+	return fire_due_timers(h) > 0;
 }
 
 int mesh_inproc_io(struct mesh_inproc *h, uint32_t id, const struct mesh_io *io)

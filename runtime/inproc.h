@@ -6,9 +6,10 @@
  * in-process. Same seed and same calls give the same run.
  *
  * Each step delivers, in a fixed order: every node's transport events
- * (node 0 first), then the drive completions queued so far, and only when
- * neither produced anything, the timers that are due once the clock has
- * moved to the earliest one.
+ * (node 0 first), then the drive completions queued so far; such a round
+ * takes MESH_INPROC_ROUND_NS of virtual time, after which the timers due
+ * fire, earliest first. A step with nothing to deliver moves the clock to
+ * the earliest timer and fires it.
  */
 #ifndef MESH_RUNTIME_INPROC_H
 #define MESH_RUNTIME_INPROC_H
@@ -24,6 +25,7 @@
 #define MESH_INPROC_NODES_MAX 64u
 #define MESH_INPROC_TIMERS_MAX 16u       /* per node */
 #define MESH_INPROC_DRIVE_QUEUE 4096u    /* drive completions waiting, all nodes */
+#define MESH_INPROC_ROUND_NS 1000u       /* virtual time one round of deliveries takes */
 
 struct mesh_inproc_config {
 	uint32_t nodes;                   /* 1..MESH_INPROC_NODES_MAX */

@@ -16,10 +16,14 @@ passed=0
 run_ctest() {
   local dir=$1
   shift
-  (cd "$dir" && env "$@" ctest --output-on-failure) | tee "$dir/ctest.log"
+  (cd "$dir" && env "$@" ctest --output-on-failure --no-tests=error) | tee "$dir/ctest.log"
   local n
   n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$dir/ctest.log")
-  passed=$((passed + ${n:-0}))
+  if [ "${n:-0}" -eq 0 ]; then
+    echo "test: no tests ran in $dir"
+    exit 1
+  fi
+  passed=$((passed + n))
 }
 
 echo "== build and test: gcc, -Wall -Wextra -Werror"

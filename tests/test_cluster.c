@@ -348,7 +348,7 @@ static void io_needing_more_subrequests_than_exist_is_refused(void **state)
 	assert_int_equal(mesh_client_submit(c, &io), -E2BIG);
 }
 
-static void mirrored_reads_use_one_copy(void **state)
+static void mirrored_reads_use_the_first_copy_only(void **state)
 {
 	struct cluster *cl = *state;
 	struct mesh_layout l = make_volume(cl, 1, MESH_LAYOUT_MIRROR, 1, 3, 0);
@@ -367,13 +367,81 @@ static void mirrored_reads_use_one_copy(void **state)
 	}
 	assert_int_equal(writes, 3); /* one write per copy */
 	assert_int_equal(reads, 30); /* one read per I/O, not per copy */
-	/* ...spread over the copies. */
-	for (uint32_t c = 0; c < 3; c++) {
-		struct mesh_target_stats ts;
+	/* ...all from the first copy, so every client sees the same copy. */
+	struct mesh_target_stats ts;
+	mesh_target_stats(mesh_inproc_node(cl->host, l.segments[0].replicas[0].target)->target, &ts);
+	assert_int_equal(ts.reads, 30);
+}
 
-		mesh_target_stats(mesh_inproc_node(cl->host, l.segments[0].replicas[c].target)->target, &ts);
-		assert_true(ts.reads >= 5);
+static void reads_stay_stable_after_a_write_failed_on_one_copy(void **state)
+{
+	struct cluster *cl = *state;
+	struct mesh_layout m = make_volume(cl, 1, MESH_LAYOUT_MIRROR, 1, 2, 0);
+	const struct mesh_replica *r = &m.segments[0].replicas[0];
+	static uint8_t a[4096], b[4096], first[4096], back[4096];
+
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	assert_int_equal(sync_io(cl, CLIENT_NODE, 1, MESH_IO_WRITE, 0, 4096, a), 0);
+	mesh_inproc_drive_fail(cl->host, r->target, r->drive, true);
+	assert_int_equal(sync_io(cl, CLIENT_NODE, 1, MESH_IO_WRITE, 0, 4096, b), -EIO);
+	mesh_inproc_drive_fail(cl->host, r->target, r->drive, false);
+	/* The failed write left the copies different; reads must not flip
+	 * between them, from either client. */
+	assert_int_equal(sync_io(cl, CLIENT_NODE, 1, MESH_IO_READ, 0, 4096, first), 0);
+	for (int i = 0; i < 6; i++) {
+		uint32_t node = i % 2 ? CLIENT_NODE : CONVERGED_NODE;
+
+		assert_int_equal(sync_io(cl, node, 1, MESH_IO_READ, 0, 4096, back), 0);
+		assert_memory_equal(back, first, sizeof(back));
 	}
+}
+
+static void unroutable_target_fails_at_once(void **state)
+{
+	struct cluster *cl = *state;
+	struct mesh_layout l = {
+		.kind = MESH_LAYOUT_CONCAT, .copies = 1, .segment_count = 1, .volume_bytes = 1 << 20,
+	};
+	static uint8_t buf[4096];
+
+	l.segments[0].bytes = 1 << 20;
+	l.segments[0].replicas[0].target = 50; /* no such node */
+	assert_int_equal(mesh_client_volume_add(client_of(cl, CLIENT_NODE), 1, &l), 0);
+	uint64_t t0 = mesh_inproc_now_ns(cl->host);
+	assert_int_equal(sync_io(cl, CLIENT_NODE, 1, MESH_IO_READ, 0, 4096, buf), -EHOSTUNREACH);
+	assert_true(mesh_inproc_now_ns(cl->host) - t0 < IO_TIMEOUT_NS / 4);
+}
+
+static void large_reads_that_fill_the_clients_ring_all_complete(void **state)
+{
+	struct cluster *cl = *state;
+	struct mesh_client *c = client_of(cl, CLIENT_NODE);
+	static uint8_t bufs[QD][MESH_CLIENT_IO_BYTES_MAX];
+
+	struct mesh_layout l = make_volume(cl, 1, MESH_LAYOUT_CONCAT, 1, 1, 0);
+	/* 16 MiB of answers in flight, twice the 8 MiB receive ring. */
+	for (uint32_t q = 0; q < QD; q++) {
+		struct mesh_io io = { .volume = 1, .op = MESH_IO_READ, .offset = 0,
+				      .length = MESH_CLIENT_IO_BYTES_MAX, .buf = bufs[q], .cookie = q };
+
+		assert_int_equal(mesh_client_submit(c, &io), 0);
+	}
+	unsigned reaped = 0;
+	struct mesh_io_done done[QD];
+	while (reaped < QD) {
+		unsigned got = mesh_client_reap(c, done, QD);
+
+		for (unsigned k = 0; k < got; k++)
+			assert_int_equal(done[k].status, 0);
+		reaped += got;
+		if (reaped < QD)
+			assert_true(mesh_inproc_step(cl->host));
+	}
+	struct mesh_target_stats ts;
+	mesh_target_stats(mesh_inproc_node(cl->host, l.segments[0].replicas[0].target)->target, &ts);
+	assert_true(ts.replies_deferred > 0); /* the ring did fill */
+	assert_int_equal(ts.reads, QD);
 }
 
 static void failed_drive_is_read_around_and_fails_writes(void **state)
@@ -566,7 +634,10 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, cluster_setup, cluster_teardown)
 		T(client_rejects_bad_io_with_clear_errors),
 		T(io_needing_more_subrequests_than_exist_is_refused),
-		T(mirrored_reads_use_one_copy),
+		T(mirrored_reads_use_the_first_copy_only),
+		T(reads_stay_stable_after_a_write_failed_on_one_copy),
+		T(unroutable_target_fails_at_once),
+		T(large_reads_that_fill_the_clients_ring_all_complete),
 		T(failed_drive_is_read_around_and_fails_writes),
 		T(unreachable_target_times_out_and_mirror_reads_elsewhere),
 		T(target_refuses_requests_outside_its_drives),

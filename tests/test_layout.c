@@ -215,26 +215,28 @@ static void walk_volume(const struct mesh_layout *l, uint64_t *rng, struct spans
 	}
 }
 
-/* Whether some usable drive outside the domains of @seg's other copies
- * still has room for the segment. Drives only fill up, so if one has room
- * now, it had room when the segment was placed. */
-static bool other_domain_had_room(const struct mesh_layout *l, const struct mesh_segment *seg,
-				  uint32_t copy, const struct mesh_pool *pool)
+/* Whether some usable drive outside the domains (or targets) of @seg's
+ * other copies still has room for the segment. Drives only fill up, so if
+ * one has room now, it had room when the segment was placed. */
+static bool elsewhere_had_room(const struct mesh_layout *l, const struct mesh_segment *seg,
+			       uint32_t copy, const struct mesh_pool *pool, bool by_target)
 {
 	for (unsigned d = 0; d < pool->count; d++) {
 		const struct mesh_pool_drive *pd = &pool->drives[d];
 		bool clash = false;
 
 		for (uint32_t c = 0; c < l->copies; c++)
-			clash |= c != copy && seg->replicas[c].domain == pd->domain;
+			clash |= c != copy && (by_target ? seg->replicas[c].target == pd->target
+							 : seg->replicas[c].domain == pd->domain);
 		if (!clash && !pd->failed && pd->capacity - pd->used >= seg->bytes)
 			return true;
 	}
 	return false;
 }
 
-/* Copies on distinct drives always; in distinct domains wherever the pool
- * (@pool, or NULL when it has ample room everywhere) allowed it. */
+/* Copies on distinct drives always; on distinct targets and in distinct
+ * domains wherever the pool (@pool, or NULL when it has ample room
+ * everywhere) allowed it. */
 static void assert_copies_apart(const struct mesh_layout *l, const struct mesh_pool *pool)
 {
 	for (uint32_t s = 0; s < l->segment_count; s++) {
@@ -245,7 +247,9 @@ static void assert_copies_apart(const struct mesh_layout *l, const struct mesh_p
 			for (uint32_t b = 0; b < a; b++) {
 				assert_false(r[a].target == r[b].target && r[a].drive == r[b].drive);
 				if (r[a].domain == r[b].domain)
-					assert_true(pool && !other_domain_had_room(l, seg, a, pool));
+					assert_true(pool && !elsewhere_had_room(l, seg, a, pool, false));
+				if (r[a].target == r[b].target)
+					assert_true(pool && !elsewhere_had_room(l, seg, a, pool, true));
 			}
 		}
 	}
