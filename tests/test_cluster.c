@@ -124,6 +124,24 @@ static int sync_io(struct cluster *cl, uint32_t node, uint32_t volume, enum mesh
 	return mesh_inproc_io(cl->host, node, &io);
 }
 
+/* Step the cluster until @n I/Os of @c complete; each must succeed. */
+static void reap_all_ok(struct cluster *cl, struct mesh_client *c, unsigned n)
+{
+	struct mesh_io_done done[QD];
+	unsigned reaped = 0;
+
+	assert_true(n <= QD);
+	while (reaped < n) {
+		unsigned got = mesh_client_reap(c, done, QD);
+
+		for (unsigned k = 0; k < got; k++)
+			assert_int_equal(done[k].status, 0);
+		reaped += got;
+		if (reaped < n)
+			assert_true(mesh_inproc_step(cl->host));
+	}
+}
+
 static void random_range(uint64_t *rng, uint64_t *offset, uint32_t *length)
 {
 	uint64_t sectors = VOLUME_BYTES / MESH_SECTOR_BYTES;
@@ -218,18 +236,7 @@ static void exercise_volume(struct cluster *cl, uint32_t id, const struct mesh_l
 		struct mesh_io extra = { .volume = id, .op = MESH_IO_READ, .length = 512, .buf = buf };
 		assert_int_equal(mesh_client_submit(c, &extra), -EAGAIN);
 
-		unsigned reaped = 0;
-		struct mesh_io_done done[QD];
-
-		while (reaped < QD) {
-			unsigned n = mesh_client_reap(c, done, QD);
-
-			for (unsigned k = 0; k < n; k++)
-				assert_int_equal(done[k].status, 0);
-			reaped += n;
-			if (reaped < QD)
-				assert_true(mesh_inproc_step(cl->host));
-		}
+		reap_all_ok(cl, c, QD);
 		for (uint32_t q = 0; reading && q < QD; q++)
 			assert_memory_equal(bufs + (size_t)q * 64 * 1024, model + offsets[q], 64 * 1024);
 	}
@@ -427,17 +434,7 @@ static void large_reads_that_fill_the_clients_ring_all_complete(void **state)
 
 		assert_int_equal(mesh_client_submit(c, &io), 0);
 	}
-	unsigned reaped = 0;
-	struct mesh_io_done done[QD];
-	while (reaped < QD) {
-		unsigned got = mesh_client_reap(c, done, QD);
-
-		for (unsigned k = 0; k < got; k++)
-			assert_int_equal(done[k].status, 0);
-		reaped += got;
-		if (reaped < QD)
-			assert_true(mesh_inproc_step(cl->host));
-	}
+	reap_all_ok(cl, c, QD);
 	struct mesh_target_stats ts;
 	mesh_target_stats(mesh_inproc_node(cl->host, l.segments[0].replicas[0].target)->target, &ts);
 	assert_true(ts.replies_deferred > 0); /* the ring did fill */
@@ -600,17 +597,7 @@ static void busy_target_is_retried_until_served(void **state)
 		memset(bufs[q], (int)q + 1, 4096);
 		assert_int_equal(mesh_client_submit(c, &io), 0);
 	}
-	unsigned reaped = 0;
-	struct mesh_io_done done[QD];
-	while (reaped < QD) {
-		unsigned got = mesh_client_reap(c, done, QD);
-
-		for (unsigned k = 0; k < got; k++)
-			assert_int_equal(done[k].status, 0);
-		reaped += got;
-		if (reaped < QD)
-			assert_true(mesh_inproc_step(cl->host));
-	}
+	reap_all_ok(cl, c, QD);
 	struct mesh_target_stats ts;
 	mesh_target_stats(n->target, &ts);
 	assert_true(ts.busy > 0);
