@@ -24,6 +24,8 @@ run_ctest() {
     exit 1
   fi
   passed=$((passed + n))
+  # What the property tests drew, so every run's seeds and counts are on record.
+  grep -hE 'seed [0-9]+|random geometries' "$dir/Testing/Temporary/LastTest.log" || true
 }
 
 echo "== build and test: gcc, -Wall -Wextra -Werror"
