@@ -176,34 +176,18 @@ int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh
 
 static void sub_failed(struct mesh_client *c, struct sub *s, int status);
 
-/* Arm @id at now + @delay_ns unless it is armed already. A failure to arm
- * is logged; the next sub-request sent tries again. */
-static void arm(struct mesh_client *c, uint32_t id, bool *armed, uint64_t delay_ns)
-{
-	int rc;
-
-	if (*armed)
-		return;
-	rc = mesh_env_timer_arm(c->env, id, mesh_env_now_ns(c->env) + delay_ns);
-	if (rc) {
-		mesh_log_error(c->env, "client: cannot arm timer %#x: %d", id, rc);
-		return;
-	}
-	*armed = true;
-}
-
 static void arm_sweep(struct mesh_client *c)
 {
 	uint64_t period = c->cfg.io_timeout_ns / SWEEPS_PER_TIMEOUT;
 
-	arm(c, TIMER_SWEEP, &c->sweep_armed, period ? period : 1);
+	mesh_env_timer_arm_once(c->env, TIMER_SWEEP, &c->sweep_armed, period ? period : 1);
 }
 
 /* Resend @s when the resend timer fires. */
 static void park(struct mesh_client *c, struct sub *s)
 {
 	s->parked = true;
-	arm(c, TIMER_RESEND, &c->resend_armed, MESH_CLIENT_RESEND_NS);
+	mesh_env_timer_arm_once(c->env, TIMER_RESEND, &c->resend_armed, MESH_CLIENT_RESEND_NS);
 }
 
 /* Send (or resend) a sub-request's message to its current target. The

@@ -37,6 +37,21 @@ int mesh_env_rma_revoke(const struct mesh_env *env, uint64_t rkey)
 	return env->ops->rma_revoke(env->ctx, rkey);
 }
 
+void mesh_env_timer_arm_once(const struct mesh_env *env, uint32_t id, bool *armed,
+			     uint64_t delay_ns)
+{
+	int rc;
+
+	if (*armed)
+		return;
+	rc = mesh_env_timer_arm(env, id, mesh_env_now_ns(env) + delay_ns);
+	if (rc) {
+		mesh_log_error(env, "cannot arm timer %#x: %d", id, rc);
+		return;
+	}
+	*armed = true;
+}
+
 void mesh_env_log(const struct mesh_env *env, enum mesh_log_level level, const char *fmt, ...)
 {
 	va_list ap;

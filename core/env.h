@@ -15,6 +15,7 @@
 #define MESH_CORE_ENV_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,6 +134,14 @@ static inline int mesh_env_timer_arm(const struct mesh_env *env, uint32_t id, ui
 {
 	return env->ops->timer_arm(env->ctx, id, deadline_ns);
 }
+
+/**
+ * Arm timer @id at now + @delay_ns unless *@armed says it already is, and
+ * keep *@armed true while it is. The owner clears *@armed when the timer
+ * fires. A failure to arm is logged and left for the next call to retry.
+ */
+void mesh_env_timer_arm_once(const struct mesh_env *env, uint32_t id, bool *armed,
+			     uint64_t delay_ns);
 
 static inline void mesh_env_timer_cancel(const struct mesh_env *env, uint32_t id)
 {

@@ -7,7 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-/* Longest extent: the largest whole number of blocks a u32 holds. */
+/* Longest extent: the largest whole number of blocks a u32 holds. Concat
+ * segments may exceed 4 GiB; a longer range is cut into such extents. */
 #define EXTENT_BYTES_MAX (UINT32_MAX & ~(uint64_t)(MESH_BLOCK_BYTES - 1))
 
 static int fail(const char **why, const char *reason)
@@ -162,7 +163,8 @@ int mesh_layout_check(const struct mesh_layout *l, const char **why)
 	return rc;
 }
 
-struct mesh_extent mesh_layout_first_extent(const struct mesh_layout *l, uint64_t offset, uint64_t length)
+struct mesh_extent mesh_layout_first_extent(const struct mesh_layout *l, uint64_t offset,
+					    uint64_t length)
 {
 	struct mesh_extent e = { .volume_offset = offset };
 	uint64_t room;
@@ -191,6 +193,14 @@ struct mesh_extent mesh_layout_first_extent(const struct mesh_layout *l, uint64_
 	return e;
 }
 
+/* The first extent of a range of any length, cut at EXTENT_BYTES_MAX. */
+static struct mesh_extent next_extent(const struct mesh_layout *l, uint64_t offset,
+				      uint64_t length)
+{
+	return mesh_layout_first_extent(l, offset,
+					length > EXTENT_BYTES_MAX ? EXTENT_BYTES_MAX : length);
+}
+
 static int check_range(const struct mesh_layout *l, uint64_t offset, uint64_t length)
 {
 	if (length == 0)
@@ -211,9 +221,7 @@ int mesh_layout_map(const struct mesh_layout *l, uint64_t offset, uint64_t lengt
 	while (length > 0) {
 		if (n == max)
 			return -E2BIG;
-		/* Concat segments may exceed 4 GiB: a longer range is cut into
-		 * extents of at most EXTENT_BYTES_MAX, which stay whole blocks. */
-		out[n] = mesh_layout_first_extent(l, offset, length > EXTENT_BYTES_MAX ? EXTENT_BYTES_MAX : length);
+		out[n] = next_extent(l, offset, length);
 		offset += out[n].length;
 		length -= out[n].length;
 		n++;
@@ -235,7 +243,7 @@ int mesh_layout_extent_count(const struct mesh_layout *l, uint64_t offset, uint6
 		n = last - first + 1;
 	} else {
 		while (length > 0) {
-			struct mesh_extent e = mesh_layout_first_extent(l, offset, length > EXTENT_BYTES_MAX ? EXTENT_BYTES_MAX : length);
+			struct mesh_extent e = next_extent(l, offset, length);
 
 			offset += e.length;
 			length -= e.length;

@@ -1,10 +1,10 @@
 /*
  * core/placement.c: a greedy planner. For each copy of each segment it takes
  * the best drive by, in order: a failure domain this segment does not use
- * yet; a target this segment does not use yet; a drive this volume does not use yet; a target this volume uses least
- * (so a stripe spreads over servers, not just drives); a domain this volume
- * uses least; the most free space; the lowest index (so plans are
- * deterministic).
+ * yet; a target this segment does not use yet; a drive this volume does not
+ * use yet; a target this volume uses least (so a stripe spreads over
+ * servers, not just drives); a domain this volume uses least; the most free
+ * space; the lowest index (so plans are deterministic).
  *
  * Cost is O(segments * copies * drives) per volume: fine for the clusters
  * the in-process host and tests build; placement at 100,000 nodes narrows

@@ -5,9 +5,8 @@
  * a volume spec, produce a checked layout: copies of a segment on different
  * drives, in different failure domains whenever the pool has enough of them,
  * segments of one volume spread over distinct drives and targets where
- * possible, and
- * space taken from the drives (a bump allocator per drive; freeing space
- * comes with volume deletion, later).
+ * possible, and space taken from the drives (a bump allocator per drive;
+ * freeing space comes with volume deletion, later).
  *
  * This is the simple greedy planner the in-process cluster uses; placement
  * that bounds each target's peers (Copysets' scatter width) builds on it.

@@ -235,10 +235,8 @@ static void answer(struct mesh_target *t, struct request *r)
 	if (rc == -EAGAIN) {
 		t->stats.replies_deferred++;
 		r->reply_pending = true;
-		if (!t->resend_armed &&
-		    mesh_env_timer_arm(t->env, TIMER_RESEND,
-				       mesh_env_now_ns(t->env) + MESH_TARGET_RESEND_NS) == 0)
-			t->resend_armed = true;
+		mesh_env_timer_arm_once(t->env, TIMER_RESEND, &t->resend_armed,
+					MESH_TARGET_RESEND_NS);
 		return;
 	}
 	release(t, r);
