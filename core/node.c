@@ -1,12 +1,14 @@
 /*
- * core/node.c: decode once, then route by message type. Requests go to the
- * target role, replies to the client role. A message that fails to decode
- * is counted and dropped: its sender cannot be trusted to be who the bytes
- * say, so the requester learns of it by its own timeout.
+ * core/node.c: decode once, then route by message type. Heartbeats go to
+ * the heartbeat role, other requests to the target role, replies to the
+ * client role. A message that fails to decode is counted and dropped: its
+ * sender cannot be trusted to be who the bytes say, so the requester learns
+ * of it by its own timeout.
  */
 #include "core/node.h"
 
 #include "core/client.h"
+#include "core/heartbeat.h"
 #include "core/proto.h"
 #include "core/target.h"
 
@@ -15,19 +17,21 @@
 #include <stdbool.h>
 #include <string.h>
 
-static bool is_request(uint8_t type)
+/* The role that handles messages of @type. */
+static enum mesh_role role_of(uint8_t type)
 {
 	switch (type) {
+	case MESH_MSG_HEARTBEAT:
+		return MESH_ROLE_HEARTBEAT;
 	case MESH_MSG_IO_READ:
 	case MESH_MSG_IO_WRITE:
 	case MESH_MSG_RMA_GRANT_REQ:
-	case MESH_MSG_HEARTBEAT:
 	case MESH_MSG_CONFIG_READ:
 	case MESH_MSG_CONFIG_PROPOSE:
 	case MESH_MSG_LEASE_REQUEST:
-		return true;
+		return MESH_ROLE_TARGET;
 	default:
-		return false;
+		return MESH_ROLE_CLIENT;
 	}
 }
 
@@ -52,6 +56,30 @@ void mesh_node_send_error(const struct mesh_env *env, uint32_t dst, uint64_t req
 		mesh_log_debug(env, "error reply to node %u not sent: %d", dst, rc);
 }
 
+/* @m is for a role this node lacks. */
+static void misrouted(struct mesh_node *n, uint32_t src, const struct mesh_msg *m)
+{
+	enum mesh_role role = role_of(m->hdr.type);
+
+	n->rx_misrouted++;
+	if (role == MESH_ROLE_HEARTBEAT) {
+		/* A beat arrives every interval from each node that counts us
+		 * as a peer: a warning each time would drown the log, and an
+		 * answer would double the traffic for nobody (no one waits for
+		 * one). The counter tells. */
+		mesh_log_debug(&n->env, "node %u: no heartbeat role for a beat from node %u",
+			       n->env.self, src);
+		return;
+	}
+	mesh_log_warn(&n->env, "node %u: no %s role for %s from node %u", n->env.self,
+		      role == MESH_ROLE_TARGET ? "target" : "client",
+		      mesh_proto_type_name(m->hdr.type), src);
+	/* Tell a requester at once rather than let it wait for a timeout. */
+	if (role == MESH_ROLE_TARGET)
+		mesh_node_send_error(&n->env, src, m->hdr.req_id, m->hdr.epoch, -EOPNOTSUPP,
+				     "this node has no target role");
+}
+
 void mesh_node_on_message(struct mesh_node *n, uint32_t src, const void *buf, size_t len)
 {
 	struct mesh_msg m;
@@ -63,21 +91,24 @@ void mesh_node_on_message(struct mesh_node *n, uint32_t src, const void *buf, si
 			      n->env.self, len, src, mesh_proto_strerror(rc));
 		return;
 	}
-	if (is_request(m.hdr.type) ? !n->target : !n->client) {
-		n->rx_misrouted++;
-		mesh_log_warn(&n->env, "node %u: no %s role for %s from node %u", n->env.self,
-			      is_request(m.hdr.type) ? "target" : "client",
-			      mesh_proto_type_name(m.hdr.type), src);
-		/* Tell a requester at once rather than let it wait for a timeout. */
-		if (is_request(m.hdr.type))
-			mesh_node_send_error(&n->env, src, m.hdr.req_id, m.hdr.epoch, -EOPNOTSUPP,
-					     "this node has no target role");
+	switch (role_of(m.hdr.type)) {
+	case MESH_ROLE_HEARTBEAT:
+		if (!n->heartbeat)
+			break;
+		mesh_heartbeat_on_msg(n->heartbeat, src, &m);
+		return;
+	case MESH_ROLE_TARGET:
+		if (!n->target)
+			break;
+		mesh_target_on_msg(n->target, src, &m);
+		return;
+	case MESH_ROLE_CLIENT:
+		if (!n->client)
+			break;
+		mesh_client_on_msg(n->client, src, &m);
 		return;
 	}
-	if (is_request(m.hdr.type))
-		mesh_target_on_msg(n->target, src, &m);
-	else
-		mesh_client_on_msg(n->client, src, &m);
+	misrouted(n, src, &m);
 }
 
 void mesh_node_on_timer(struct mesh_node *n, uint32_t timer_id)
@@ -90,6 +121,10 @@ void mesh_node_on_timer(struct mesh_node *n, uint32_t timer_id)
 	case MESH_ROLE_TARGET:
 		if (n->target)
 			mesh_target_on_timer(n->target, timer_id);
+		break;
+	case MESH_ROLE_HEARTBEAT:
+		if (n->heartbeat)
+			mesh_heartbeat_on_timer(n->heartbeat, timer_id);
 		break;
 	default:
 		mesh_log_error(&n->env, "node %u: timer %#x has no owner", n->env.self, timer_id);

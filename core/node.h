@@ -1,8 +1,9 @@
 /*
  * core/node.h: one mesh node as the environment sees it. A node hosts a
- * target, a client, or both (converged), over one mesh_env. The
- * environment hands every event to the node; the node decodes messages
- * once, strictly, and routes each event to the role that owns it.
+ * target, a client, or both (converged), over one mesh_env, and a target
+ * node also a heartbeat towards its group peers. The environment hands
+ * every event to the node; the node decodes messages once, strictly, and
+ * routes each event to the role that owns it.
  */
 #ifndef MESH_CORE_NODE_H
 #define MESH_CORE_NODE_H
@@ -12,21 +13,25 @@
 
 #include "core/env.h"
 
-/* Owners of timers (the high byte of a timer id, see env.h). */
+/* A node's roles: each owns its timers (the high byte of a timer id, see
+ * env.h) and the message types that node.c routes to it. */
 enum mesh_role {
 	MESH_ROLE_CLIENT = 1,
 	MESH_ROLE_TARGET = 2,
+	MESH_ROLE_HEARTBEAT = 3,
 };
 
 struct mesh_client;
+struct mesh_heartbeat;
 struct mesh_target;
 
 struct mesh_node {
 	struct mesh_env env;
-	struct mesh_client *client;   /* may be NULL */
-	struct mesh_target *target;   /* may be NULL */
-	uint64_t rx_malformed;        /* messages that failed to decode */
-	uint64_t rx_misrouted;        /* messages for a role this node lacks */
+	struct mesh_client *client;       /* may be NULL */
+	struct mesh_target *target;       /* may be NULL */
+	struct mesh_heartbeat *heartbeat; /* may be NULL */
+	uint64_t rx_malformed;            /* messages that failed to decode */
+	uint64_t rx_misrouted;            /* messages for a role this node lacks */
 };
 
 /**
