@@ -59,11 +59,6 @@ struct sub {
 	uint64_t deadline_ns;
 };
 
-struct volume {
-	bool present;
-	struct mesh_layout layout;
-};
-
 struct mesh_client {
 	const struct mesh_env *env;
 	struct mesh_client_config cfg;
@@ -82,7 +77,9 @@ struct mesh_client {
 
 	bool sweep_armed, resend_armed;
 	struct mesh_client_stats stats;
-	struct volume volumes[MESH_CLIENT_VOLUMES_MAX];
+	/* Layouts are allocated as volumes are added: a full table of them
+	 * would cost every client 64 layouts. */
+	struct mesh_layout *volumes[MESH_CLIENT_VOLUMES_MAX];
 };
 
 static uint64_t sub_req_id(const struct mesh_client *c, const struct sub *s)
@@ -151,6 +148,8 @@ void mesh_client_destroy(struct mesh_client *c)
 	free(c->subs);
 	free(c->free_subs);
 	free(c->done);
+	for (uint32_t v = 0; v < MESH_CLIENT_VOLUMES_MAX; v++)
+		free(c->volumes[v]);
 	free(c);
 }
 
@@ -163,14 +162,16 @@ int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh
 			       MESH_CLIENT_VOLUMES_MAX - 1);
 		return -EINVAL;
 	}
-	if (c->volumes[id].present)
+	if (c->volumes[id])
 		return -EEXIST;
 	if (mesh_layout_check(l, &why)) {
 		mesh_log_error(c->env, "client: volume %u has an invalid layout: %s", id, why);
 		return -EINVAL;
 	}
-	c->volumes[id].present = true;
-	c->volumes[id].layout = *l;
+	c->volumes[id] = malloc(sizeof(*l));
+	if (!c->volumes[id])
+		return -ENOMEM;
+	*c->volumes[id] = *l;
 	return 0;
 }
 
@@ -196,7 +197,7 @@ static void park(struct mesh_client *c, struct sub *s)
 static void sub_send(struct mesh_client *c, struct sub *s)
 {
 	const struct io_slot *slot = &c->slots[s->slot];
-	const struct mesh_layout *l = &c->volumes[slot->io.volume].layout;
+	const struct mesh_layout *l = c->volumes[slot->io.volume];
 	struct mesh_location loc = mesh_layout_locate(l, &s->ext, s->copy);
 	bool write = slot->io.op == MESH_IO_WRITE;
 	uint8_t *data = (uint8_t *)slot->io.buf + (s->ext.volume_offset - slot->io.offset);
@@ -295,7 +296,7 @@ static void sub_finish(struct mesh_client *c, struct sub *s, int status)
 /* A read attempt failed: try the next copy, or give up once all were tried. */
 static void read_failed(struct mesh_client *c, struct sub *s, int status)
 {
-	const struct mesh_layout *l = &c->volumes[c->slots[s->slot].io.volume].layout;
+	const struct mesh_layout *l = c->volumes[c->slots[s->slot].io.volume];
 
 	if (s->copies_tried < l->copies) {
 		s->copy = (uint8_t)((s->copy + 1) % l->copies);
@@ -319,7 +320,7 @@ static void sub_failed(struct mesh_client *c, struct sub *s, int status)
 
 static int check_io(const struct mesh_client *c, const struct mesh_io *io)
 {
-	if (io->volume >= MESH_CLIENT_VOLUMES_MAX || !c->volumes[io->volume].present)
+	if (io->volume >= MESH_CLIENT_VOLUMES_MAX || !c->volumes[io->volume])
 		return -ENOENT;
 	if (io->op != MESH_IO_READ && io->op != MESH_IO_WRITE)
 		return -EINVAL;
@@ -340,7 +341,7 @@ int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io)
 
 	if (rc)
 		return rc;
-	l = &c->volumes[io->volume].layout;
+	l = c->volumes[io->volume];
 	extents = mesh_layout_extent_count(l, io->offset, io->length);
 	if (extents < 0)
 		return extents;

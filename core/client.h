@@ -77,7 +77,7 @@ void mesh_client_destroy(struct mesh_client *c);
 /**
  * Make volume @id (< MESH_CLIENT_VOLUMES_MAX) known with layout @l, which
  * is copied. Returns 0, -EINVAL for a layout that fails mesh_layout_check
- * (logged with the reason), or -EEXIST.
+ * (logged with the reason), -EEXIST, or -ENOMEM.
  */
 int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh_layout *l);
 

@@ -508,6 +508,8 @@ static void controller_flap(struct mesh_sim *sim, struct mesh_agenda *ag,
 
 	mesh_netfault_set_active(&sim->net, rule, cut);
 	sim_trace(sim, UINT32_MAX, cut ? "flap-cut" : "flap-join", f->line, 0);
+	if (now >= f->until_ns)
+		return; /* the last join */
 	if (now + f->period_ns < f->until_ns)
 		mesh_agenda_push(ag, now + f->period_ns, MESH_AGENDA_FAULT, e->a,
 				 ((uint64_t)rule << 1) | !cut, (void *)(uintptr_t)CTL_FLAP);

@@ -452,6 +452,7 @@ int mesh_sim_run(const struct mesh_scenario *s, const struct mesh_sim_options *o
 	memset(out, 0, sizeof(*out));
 	sim = (struct mesh_sim){ .scn = s, .opt = *o, .res = out, .rng = o->seed };
 	out->seed = o->seed;
+	mesh_netfault_init(&sim.net, s);
 	sim.verify_at_ns = s->duration_ns + s->client.io_timeout_ns + SIM_DRAIN_MARGIN_NS;
 	sim.end_limit_ns = sim.verify_at_ns + SIM_VERIFY_SETTLE_NS +
 			   (uint64_t)SIM_VERIFY_TRIES * 4 * s->client.io_timeout_ns + 10000000000ull;

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# tests/sim_check.sh: end-to-end checks of mesh-sim, run by ctest.
+#
+#   sim_check.sh MESH_SIM SCENARIO_DIR CHECK
+#
+# CHECK is one of:
+#   determinism  same seed twice gives one trace hash; another seed differs
+#   faults       every fault kind leaves its mark, and the checks pass
+#   bad-input    malformed scenarios and flags fail with file:line errors
+#   scale        the scale scenario at 2,000 nodes completes and passes
+set -euo pipefail
+
+sim=$1
+scn=$2
+check=$3
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# json FILE KEY: the first number or string after "KEY": in FILE.
+json() { grep -o "\"$2\": *\"\\?[^,}\"]*" "$1" | head -1 | sed 's/.*: *"\?//'; }
+run() { "$sim" "$@" --out "$out" --no-progress > "$out/stdout" 2> "$out/stderr"; }
+
+case $check in
+determinism)
+	run "$scn/smoke.scn" --seed 7 || fail "smoke seed 7: $(cat "$out/stderr")"
+	mv "$out/smoke-seed7.json" "$out/a.json"
+	run "$scn/smoke.scn" --seed 7 || fail "smoke seed 7 again"
+	run "$scn/smoke.scn" --seed 8 || fail "smoke seed 8"
+	a=$(json "$out/a.json" trace_hash)
+	b=$(json "$out/smoke-seed7.json" trace_hash)
+	c=$(json "$out/smoke-seed8.json" trace_hash)
+	echo "seed 7: $a, seed 7 again: $b, seed 8: $c"
+	[ -n "$a" ] && [ "$a" = "$b" ] || fail "one seed gave two traces: $a $b"
+	[ "$a" != "$c" ] || fail "two seeds gave one trace: $a"
+	cmp -s <(grep -v wall_s "$out/a.json" | grep -v '"rates"' | grep -v peak_rss) \
+	       <(grep -v wall_s "$out/smoke-seed7.json" | grep -v '"rates"' | grep -v peak_rss) ||
+		fail "one seed gave two different results"
+	;;
+faults)
+	run "$scn/faults.scn" --seed 3 || fail "faults: $(tail -3 "$out/stderr")"
+	f=$out/faults-seed3.json
+	for key in dropped_partition dropped_loss dropped_node_down duplicated delayed \
+		   reads_failed writes_failed verify_reads; do
+		v=$(json "$f" "$key")
+		echo "$key: $v"
+		[ "${v:-0}" -gt 0 ] || fail "$key is ${v:-missing}: that fault left no mark"
+	done
+	[ "$(json "$f" passed)" = true ] || fail "checks failed: $(cat "$out/stdout")"
+	;;
+bad-input)
+	printf 'duration 1s\ntopology targets=4 racks=2 drives=1 drive_bytes=1GiB\nvolume name=v kind=mirror size=1MiB widht=2\n' > "$out/bad.scn"
+	set +e
+	"$sim" "$out/bad.scn" --out "$out" > /dev/null 2> "$out/err"; rc=$?
+	set -e
+	echo "exit $rc: $(cat "$out/err")"
+	[ $rc -eq 2 ] || fail "a malformed scenario exited $rc, not 2"
+	grep -q "bad.scn:3: unknown key \"widht\"" "$out/err" || fail "no file:line in the error"
+	set +e
+	"$sim" "$scn/smoke.scn" --seed x --out "$out" 2> "$out/err"; rc=$?
+	set -e
+	[ $rc -eq 2 ] && grep -q -- "--seed x" "$out/err" || fail "a bad --seed was not refused"
+	set +e
+	"$sim" "$scn/smoke.scn" --targets 1 --out "$out" 2> "$out/err"; rc=$?
+	set -e
+	echo "exit $rc: $(cat "$out/err")"
+	[ $rc -eq 2 ] && grep -q "smoke.scn:[0-9]*:" "$out/err" || fail "--targets 1 was not refused with a line"
+	;;
+scale)
+	run "$scn/scale-100k.scn" --targets 2000 --clients 500 --racks 50 ||
+		fail "scale at 2,000 nodes: $(tail -3 "$out/stderr")"
+	cat "$out/stdout"
+	;;
+*)
+	fail "unknown check $check"
+	;;
+esac
+echo "ok: $check"
