@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,11 @@ int main(int argc, char **argv)
 	struct cli c;
 	int rc;
 
+	/* Messages and blocks come and go by the million: keep freed memory
+	 * in the process instead of handing it back to the kernel and paying
+	 * for zeroed pages again (a tenth of the run at 10,000 nodes). */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	mallopt(M_TOP_PAD, 64 << 20);
 	if (cli_parse(argc, argv, &c))
 		return EXIT_USAGE;
 	if (mesh_scenario_load(c.scenario, &scn, err, sizeof(err))) {

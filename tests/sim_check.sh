@@ -67,7 +67,7 @@ bad-input)
 	[ $rc -eq 2 ] && grep -q "smoke.scn:[0-9]*:" "$out/err" || fail "--targets 1 was not refused with a line"
 	;;
 scale)
-	run "$scn/scale-100k.scn" --targets 2000 --clients 500 --racks 50 ||
+	run "$scn/scale-100k.scn" --targets 2000 --clients 500 --racks 250 ||
 		fail "scale at 2,000 nodes: $(tail -3 "$out/stderr")"
 	cat "$out/stdout"
 	;;
