@@ -5,6 +5,7 @@
 #include "core/env.h"
 
 #include <errno.h>
+#include <string.h>
 
 int mesh_env_rma_read(const struct mesh_env *env, uint32_t dst, uint64_t rkey,
 		      uint64_t remote_offset, void *buf, uint32_t len, uint64_t cookie)
@@ -59,4 +60,22 @@ void mesh_env_log(const struct mesh_env *env, enum mesh_log_level level, const c
 	va_start(ap, fmt);
 	env->ops->vlog(env->ctx, level, fmt, ap);
 	va_end(ap);
+}
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+const char *mesh_log_level_name(enum mesh_log_level level)
+{
+	return (unsigned)level < 4 ? level_names[level] : "?";
+}
+
+int mesh_log_level_parse(const char *name, enum mesh_log_level *level)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		if (!strcmp(name, level_names[i])) {
+			*level = (enum mesh_log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }

@@ -172,6 +172,12 @@ static inline uint64_t mesh_env_random(const struct mesh_env *env)
 	return env->ops->random_u64(env->ctx);
 }
 
+/** "error", "warn", "info" or "debug"; "?" for anything else. */
+const char *mesh_log_level_name(enum mesh_log_level level);
+
+/** Parse a level name; returns 0 and sets *@level, or -EINVAL. */
+int mesh_log_level_parse(const char *name, enum mesh_log_level *level);
+
 void mesh_env_log(const struct mesh_env *env, enum mesh_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

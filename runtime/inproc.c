@@ -177,13 +177,12 @@ static uint64_t env_random_u64(void *ctx)
 
 static void env_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_list ap)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
 	struct host_node *hn = ctx;
 
 	if (level > hn->host->cfg.log_level)
 		return;
 	fprintf(stderr, "[%10.6f node %u %s] ", (double)hn->host->now_ns / 1e9, hn->id,
-		names[level]);
+		mesh_log_level_name(level));
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

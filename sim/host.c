@@ -194,12 +194,11 @@ static uint64_t env_random_u64(void *ctx)
 
 static void env_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_list ap)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
 	struct simnode *n = ctx;
 
 	if (level > n->sim->opt.log_level)
 		return;
-	fprintf(stderr, "[%12.6f n%u %s] ", simgrid_get_clock(), n->id, names[level]);
+	fprintf(stderr, "[%12.6f n%u %s] ", simgrid_get_clock(), n->id, mesh_log_level_name(level));
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

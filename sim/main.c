@@ -48,19 +48,6 @@ static void usage(FILE *f)
 		   "                [--log error|warn|info|debug] [--no-progress]\n");
 }
 
-static int parse_log(const char *s, enum mesh_log_level *out)
-{
-	static const char *const names[] = { "error", "warn", "info", "debug" };
-
-	for (int i = 0; i < 4; i++) {
-		if (!strcmp(s, names[i])) {
-			*out = (enum mesh_log_level)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static int cli_parse(int argc, char **argv, struct cli *c)
 {
 	static const struct option opts[] = {
@@ -98,7 +85,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		case 'T': c->trace = optarg; break;
 		case 'p': c->platform = optarg; break;
 		case 'l':
-			if (parse_log(optarg, &c->log_level)) {
+			if (mesh_log_level_parse(optarg, &c->log_level)) {
 				fprintf(stderr, "mesh-sim: --log %s: expected error, warn, info or debug\n",
 					optarg);
 				return -EINVAL;

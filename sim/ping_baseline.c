@@ -30,6 +30,7 @@
 #include "sim/platform.h"
 #include "sim/scenario.h"
 #include "sim/sg_wait.h"
+#include "sim/sim.h"
 #include "sim/units.h"
 
 static struct {
@@ -94,10 +95,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ 0 },
 	};
-	char *sg_argv[] = { "mesh-sim-ping", "--cfg=contexts/stack-size:32",
-			    "--cfg=contexts/guard-size:0", "--cfg=network/model:CM02",
-			    "--cfg=network/crosstraffic:0", "--log=root.thres:warning", NULL };
-	int sg_argc = 6, o;
+	int o;
 	uint64_t messages = 0;
 	char err[512], name[32], tmp[] = "/tmp/mesh-sim-ping-XXXXXX";
 	struct timespec t0, t1;
@@ -144,7 +142,7 @@ int main(int argc, char **argv)
 	ping.nodes = mesh_scenario_nodes(&scn);
 	ping.per_node = messages / ping.nodes;
 	ping.seed = scn.seed;
-	simgrid_init(&sg_argc, sg_argv);
+	mesh_sim_simgrid_init();
 	int fd = mkstemp(tmp);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 

@@ -39,7 +39,7 @@ static double wall_now(void)
 /* SimGrid settings that keep 100,000 actors fast and small (DESIGN.md):
  * 32 KiB stacks without guard pages, and the CM02 network model without
  * TCP cross-traffic, a third cheaper per message than the default. */
-static void simgrid_start(void)
+void mesh_sim_simgrid_init(void)
 {
 	static char *argv[] = {
 		"mesh-sim",
@@ -337,7 +337,7 @@ static int setup(struct mesh_sim *sim)
 
 	if (rc)
 		return rc;
-	simgrid_start();
+	mesh_sim_simgrid_init();
 	rc = platform_load(sim);
 	if (!rc)
 		rc = nodes_make(sim);

@@ -77,6 +77,14 @@ struct mesh_sim_result {
 int mesh_sim_run(const struct mesh_scenario *s, const struct mesh_sim_options *o,
 		 struct mesh_sim_result *out);
 
+/**
+ * Start SimGrid with the settings every mesh simulation uses (32 KiB
+ * stacks without guard pages, CM02 without cross-traffic). mesh_sim_run()
+ * calls it; the bare baseline (mesh-sim-ping) calls it too, so both are
+ * measured under one configuration.
+ */
+void mesh_sim_simgrid_init(void);
+
 /** Latency percentile @p (0..1) of @l in nanoseconds (bucket upper bound). */
 uint64_t mesh_sim_latency_percentile(const struct mesh_sim_latency *l, double p);
 
