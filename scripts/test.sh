@@ -38,7 +38,7 @@ run_ctest build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== fuzz: proto decoder, ${fuzz_seconds} s (clang libFuzzer + ASan + UBSan)"
-CC=clang scripts/build.sh build/fuzz -DMESH_FUZZ=ON
+CC=clang CXX=clang++ scripts/build.sh build/fuzz -DMESH_FUZZ=ON
 rm -rf build/fuzz/corpus && cp -r tests/fuzz/corpus build/fuzz/corpus
 build/fuzz/tests/fuzz/fuzz_proto -max_total_time="$fuzz_seconds" -print_final_stats=1 \
   -artifact_prefix=build/fuzz/ \
