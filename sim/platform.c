@@ -29,10 +29,8 @@ int mesh_platform_write(FILE *f, const struct mesh_scenario *s)
 		nodes, s->topology.racks);
 	fprintf(f, "  <cluster id=\"mesh\" prefix=\"n\" suffix=\"\" radical=\"0-%" PRIu32 "\""
 		   " speed=\"1Gf\" bw=\"%.0fbps\" lat=\"%.9fs\""
-		   " bb_bw=\"%.0fbps\" bb_lat=\"%.9fs\" bb_sharing_policy=\"FATPIPE\""
 		   " loopback_bw=\"%.0fbps\" loopback_lat=\"%.9fs\"/>\n",
-		nodes - 1, bits(n->bandwidth_bps), seconds(n->latency_ns),
-		bits(n->backbone_bandwidth_bps), seconds(n->backbone_latency_ns),
+		nodes - 1, bits(n->bandwidth_bps), seconds(n->latency_ns + n->backbone_latency_ns / 2),
 		bits(n->bandwidth_bps), seconds(n->latency_ns));
 	fprintf(f, "</platform>\n");
 	return ferror(f) ? -EIO : 0;
