@@ -3,7 +3,7 @@
  * mesh-sim's overhead ratio.
  *
  *   mesh-sim-ping SCENARIO.scn --messages M [--bytes B] [--targets N]
- *                 [--clients N] [--duration T]
+ *                 [--clients N] [--racks N] [--duration T]
  *
  * The same platform (sim/platform.h), node count, SimGrid settings and
  * wait pattern as mesh-sim (one actor per node waiting for "a message or
@@ -92,6 +92,7 @@ int main(int argc, char **argv)
 		{ "bytes", required_argument, NULL, 'b' },
 		{ "targets", required_argument, NULL, 't' },
 		{ "clients", required_argument, NULL, 'c' },
+		{ "racks", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ 0 },
 	};
@@ -112,6 +113,8 @@ int main(int argc, char **argv)
 			bad = mesh_units_parse_u32(optarg, 1, MESH_SCN_NODES_MAX, &scn.topology.targets);
 		else if (o == 'c')
 			bad = mesh_units_parse_u32(optarg, 0, MESH_SCN_NODES_MAX, &scn.topology.clients);
+		else if (o == 'r') /* accepted so both programs take one flag set */
+			bad = mesh_units_parse_u32(optarg, 1, MESH_SCN_NODES_MAX, &scn.topology.racks);
 		else if (o == 'd')
 			bad = mesh_units_parse_duration(optarg, &ping.duration_ns);
 		else
@@ -126,7 +129,7 @@ int main(int argc, char **argv)
 
 	if (optind != argc - 1 || !messages) {
 		fprintf(stderr, "usage: mesh-sim-ping SCENARIO.scn --messages M [--bytes B] "
-				"[--targets N] [--clients N] [--duration T]\n");
+				"[--targets N] [--clients N] [--racks N] [--duration T]\n");
 		return 2;
 	}
 	if (mesh_scenario_load(argv[optind], &scn, err, sizeof(err))) {
