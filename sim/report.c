@@ -38,10 +38,13 @@ static void json_check(FILE *f, const char *name, bool ran, const struct mesh_ch
 		   ", \"violations\": %" PRIu64 ", \"undecided\": %" PRIu64 ", \"first\": ",
 		name, ran ? "true" : "false", c->blocks_checked, c->ops_checked, c->violations,
 		c->undecided);
-	if (c->has_violation)
+	if (c->has_violation) {
 		json_string(f, c->first_detail);
-	else
+		fprintf(f, ", \"first_volume\": %u, \"first_block\": %" PRIu64, c->first_block.volume,
+			c->first_block.block);
+	} else {
 		fputs("null", f);
+	}
 	fputs("}", f);
 }
 
@@ -153,9 +156,13 @@ int mesh_report_markdown(FILE *f, const struct mesh_scenario *s, const struct me
 		verdict(r->checked_durability, &r->durability), r->durability.blocks_checked);
 	fprintf(f, "| trace hash | `%016" PRIx64 "` |\n", r->trace_hash);
 	if (r->linearizable.has_violation)
-		fprintf(f, "\nFirst linearizability violation: %s\n", r->linearizable.first_detail);
+		fprintf(f, "\nFirst linearizability violation (volume %u, block %" PRIu64 "): %s\n",
+			r->linearizable.first_block.volume, r->linearizable.first_block.block,
+			r->linearizable.first_detail);
 	if (r->durability.has_violation)
-		fprintf(f, "\nFirst durability violation: %s\n", r->durability.first_detail);
+		fprintf(f, "\nFirst durability violation (volume %u, block %" PRIu64 "): %s\n",
+			r->durability.first_block.volume, r->durability.first_block.block,
+			r->durability.first_detail);
 	fputs("\nLatencies are power-of-two bucket bounds.\n", f);
 	return ferror(f) ? -EIO : 0;
 }
