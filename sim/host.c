@@ -545,7 +545,7 @@ static void controller_actor(int argc, char **argv)
 	for (uint32_t i = 0; i < sim->scn->fault_count; i++) {
 		const struct mesh_scn_fault *f = &sim->scn->faults[i];
 
-		if (mesh_netfault_start(&(struct mesh_netfault){ .scn = sim->scn }, f) >= 0)
+		if (mesh_netfault_handles(f->kind))
 			mesh_agenda_push(&ag, f->at_ns, MESH_AGENDA_FAULT, i, 0,
 					 (void *)(uintptr_t)CTL_FAULT);
 	}
@@ -586,8 +586,6 @@ end:
 	sg_actor_kill_all();
 }
 
-/* Start one actor per node, plus the controller on node 0's host. */
-void sim_actors_start(struct mesh_sim *sim);
 void sim_actors_start(struct mesh_sim *sim)
 {
 	char name[32];

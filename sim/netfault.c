@@ -14,10 +14,11 @@ void mesh_netfault_init(struct mesh_netfault *nf, const struct mesh_scenario *sc
 	nf->scn = scn;
 }
 
-static bool is_network_fault(enum mesh_scn_fault_kind k)
+bool mesh_netfault_handles(enum mesh_scn_fault_kind k)
 {
 	return k == MESH_SCN_LOSS || k == MESH_SCN_DUPLICATE || k == MESH_SCN_REORDER ||
-	       k == MESH_SCN_DELAY || k == MESH_SCN_PARTITION || k == MESH_SCN_FLAP;
+	       k == MESH_SCN_DELAY || k == MESH_SCN_PARTITION || k == MESH_SCN_FLAP ||
+	       k == MESH_SCN_HEAL;
 }
 
 int mesh_netfault_start(struct mesh_netfault *nf, const struct mesh_scn_fault *f)
@@ -26,7 +27,7 @@ int mesh_netfault_start(struct mesh_netfault *nf, const struct mesh_scn_fault *f
 		mesh_netfault_heal(nf);
 		return 0;
 	}
-	if (!is_network_fault(f->kind))
+	if (!mesh_netfault_handles(f->kind))
 		return -EINVAL;
 	if (nf->count == MESH_NETFAULT_RULES_MAX)
 		return -ENOSPC;

@@ -39,6 +39,9 @@ struct mesh_netfault_verdict {
 
 void mesh_netfault_init(struct mesh_netfault *nf, const struct mesh_scenario *scn);
 
+/** Whether faults of @kind are network faults (heal included), handled here. */
+bool mesh_netfault_handles(enum mesh_scn_fault_kind kind);
+
 /**
  * Start the network fault @f (partition, flap, loss, duplicate, reorder,
  * delay) or, for a heal, end them all. Returns the rule index (flaps are

@@ -26,8 +26,6 @@
 #include "sim/platform.h"
 #include "sim/simnode.h"
 
-void sim_actors_start(struct mesh_sim *sim);
-
 static double wall_now(void)
 {
 	struct timespec ts;
@@ -297,11 +295,8 @@ static int agendas_fill(struct mesh_sim *sim)
 
 	for (uint32_t f = 0; f < s->fault_count; f++) {
 		const struct mesh_scn_fault *ft = &s->faults[f];
-		enum mesh_scn_fault_kind k = ft->kind;
-
-		if (k != MESH_SCN_CRASH && k != MESH_SCN_RESTART && k != MESH_SCN_DRIVE_FAIL &&
-		    k != MESH_SCN_DRIVE_SLOW && k != MESH_SCN_DRIVE_HEAL)
-			continue;
+		if (mesh_netfault_handles(ft->kind))
+			continue; /* the controller's */
 		for (uint32_t i = 0; rc == 0 && i < sim->node_count; i++) {
 			if (mesh_scenario_set_contains(s, &ft->a, i))
 				rc = mesh_agenda_push(&sim->nodes[i].agenda, ft->at_ns,

@@ -91,6 +91,8 @@ struct mesh_sim {
 uint64_t sim_now_ns(void);
 void sim_trace(struct mesh_sim *sim, uint32_t node, const char *what, uint64_t a, uint64_t b);
 int sim_roles_start(struct simnode *n);
+/* Start one actor per node, plus the controller on node 0's host. */
+void sim_actors_start(struct mesh_sim *sim);
 void sim_roles_stop(struct simnode *n);
 
 /* workload.c */
