@@ -33,6 +33,7 @@
 #include "core/layout.h"
 #include "core/placement.h"
 #include "prop.h"
+#include "prop_volume.h"
 #include "sim/copyset_study.h"
 
 #define BUILD_CASES 400
@@ -288,25 +289,6 @@ static void copysets_keep_members_apart_with_bounded_scatter(void **state)
 
 /* ---- planning ---- */
 
-static struct mesh_volume_spec random_spec(uint64_t *rng, uint64_t first_group, uint32_t copies_max)
-{
-	static const enum mesh_layout_kind kinds[] = {
-		MESH_LAYOUT_CONCAT, MESH_LAYOUT_STRIPE, MESH_LAYOUT_MIRROR, MESH_LAYOUT_STRIPE_MIRROR,
-	};
-	struct mesh_volume_spec s = {
-		.kind = kinds[prop_range(rng, 0, 3)],
-		.width = (uint32_t)prop_range(rng, 1, prop_range(rng, 0, 9) == 0 ? 64 : 6),
-		.stripe_unit = (uint32_t)prop_range(rng, 1, 16) * MESH_BLOCK_BYTES,
-		.first_group = first_group,
-	};
-
-	s.copies = (s.kind == MESH_LAYOUT_MIRROR || s.kind == MESH_LAYOUT_STRIPE_MIRROR)
-			   ? (uint32_t)prop_range(rng, 2, copies_max)
-			   : 1;
-	s.bytes = prop_range(rng, s.width, 1024) * MESH_BLOCK_BYTES;
-	return s;
-}
-
 static long find_drive(const struct mesh_pool *pool, uint32_t target, uint32_t drive)
 {
 	for (unsigned d = 0; d < pool->count; d++) {
@@ -395,7 +377,7 @@ static void plan_volumes(uint64_t *rng, struct pool_case *pc, const struct mesh_
 	size_t bytes = sizeof(before[0]) * pc->pool.count;
 
 	for (int v = 0; v < VOLUMES_PER_POOL; v++) {
-		struct mesh_volume_spec spec = random_spec(rng, (uint64_t)v * 100, 3);
+		struct mesh_volume_spec spec = prop_volume_spec(rng, (uint64_t)v * 100, 3, 1024);
 		struct mesh_layout l;
 		const char *why = NULL;
 

@@ -25,6 +25,7 @@
 #include "core/layout.h"
 #include "core/placement.h"
 #include "prop.h"
+#include "prop_volume.h"
 
 #define GEOMETRIES 1000
 #define VOLUMES_PER_POOL 3
@@ -148,25 +149,6 @@ static void random_pool(uint64_t *rng, struct pool_case *pc)
 	}
 }
 
-static struct mesh_volume_spec random_spec(uint64_t *rng, uint64_t first_group)
-{
-	static const enum mesh_layout_kind kinds[] = {
-		MESH_LAYOUT_CONCAT, MESH_LAYOUT_STRIPE, MESH_LAYOUT_MIRROR, MESH_LAYOUT_STRIPE_MIRROR,
-	};
-	struct mesh_volume_spec s = {
-		.kind = kinds[prop_range(rng, 0, 3)],
-		.width = (uint32_t)prop_range(rng, 1, prop_range(rng, 0, 9) == 0 ? 64 : 6),
-		.stripe_unit = (uint32_t)prop_range(rng, 1, 16) * MESH_BLOCK_BYTES,
-		.first_group = first_group,
-	};
-
-	s.copies = (s.kind == MESH_LAYOUT_MIRROR || s.kind == MESH_LAYOUT_STRIPE_MIRROR)
-			   ? (uint32_t)prop_range(rng, 2, 3)
-			   : 1;
-	s.bytes = prop_range(rng, s.width, 2048) * MESH_BLOCK_BYTES;
-	return s;
-}
-
 /* Walk the whole volume in random pieces; collect every copy's drive range. */
 static void walk_volume(const struct mesh_layout *l, uint64_t *rng, struct spans *spans,
 			const struct mesh_pool *pool)
@@ -269,7 +251,7 @@ static void random_geometries_map_every_byte_once_per_copy(void **state)
 		random_pool(&rng, &pc);
 		spans.n = 0;
 		for (int v = 0; v < VOLUMES_PER_POOL; v++) {
-			struct mesh_volume_spec spec = random_spec(&rng, (uint64_t)v * 1000);
+			struct mesh_volume_spec spec = prop_volume_spec(&rng, (uint64_t)v * 1000, 3, 2048);
 			struct mesh_layout l;
 			const char *why = NULL;
 			int rc = mesh_placement_plan(&pc.pool, &spec, &l, &why);
