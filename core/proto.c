@@ -358,6 +358,11 @@ static int config_check(const struct mesh_group_config *c)
 	return 0;
 }
 
+int mesh_proto_group_config_check(const struct mesh_group_config *c)
+{
+	return config_check(c) ? -EINVAL : 0;
+}
+
 /* ---- CONFIG_READ, CONFIG_REPLY, CONFIG_PROPOSE, CONFIG_ACCEPT ---- */
 
 static void config_read_put(const struct mesh_msg *m, uint8_t *p)

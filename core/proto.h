@@ -224,6 +224,9 @@ struct mesh_msg {
  */
 int mesh_proto_encode(const struct mesh_msg *m, void *buf, size_t cap);
 
+/** Whether @c follows the wire rules for configurations (see above): 0 or -EINVAL. */
+int mesh_proto_group_config_check(const struct mesh_group_config *c);
+
 /**
  * Decode exactly @len bytes at @buf into @out. Returns 0 or a negative errno:
  *   -ENODATA          shorter than a header, or than the header's length

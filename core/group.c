@@ -1,0 +1,164 @@
+/*
+ * core/group.c: see group.h and docs/toma.md.
+ */
+#include "core/group.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *check_members(const struct mesh_group_config *c)
+{
+	unsigned witnesses = 0, active_replicas = 0;
+
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *m = &c->members[i];
+
+		for (unsigned j = 0; j < i; j++) {
+			if (c->members[j].node == m->node)
+				return "two members on one node";
+		}
+		if (m->role == MESH_MEMBER_WITNESS) {
+			witnesses++;
+			if (m->state != MESH_MEMBER_ACTIVE)
+				return "a witness that is not active";
+		} else if (m->state == MESH_MEMBER_ACTIVE) {
+			active_replicas++;
+		}
+	}
+	if (witnesses > 1)
+		return "more than one witness";
+	if (witnesses != (c->copies % 2 == 0))
+		return "a witness is needed exactly when the copy count is even";
+	if (!active_replicas)
+		return "no active replica";
+	return NULL;
+}
+
+int mesh_group_check(const struct mesh_group_config *c, const char **why)
+{
+	const char *problem;
+
+	if (mesh_proto_group_config_check(c))
+		problem = "not a valid configuration on the wire";
+	else
+		problem = check_members(c);
+	if (why)
+		*why = problem;
+	return problem ? -EINVAL : 0;
+}
+
+unsigned mesh_group_voters(const struct mesh_group_config *c)
+{
+	return c->member_count;
+}
+
+unsigned mesh_group_majority(const struct mesh_group_config *c)
+{
+	return mesh_group_voters(c) / 2 + 1;
+}
+
+static bool has_node(const struct mesh_group_config *c, uint32_t node)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		if (c->members[i].node == node)
+			return true;
+	}
+	return false;
+}
+
+/* The state @change moves a replica from, and to. */
+static bool transition(enum mesh_group_change change, uint8_t *from, uint8_t *to)
+{
+	switch (change) {
+	case MESH_GROUP_MARK_STALE:
+		*from = MESH_MEMBER_ACTIVE, *to = MESH_MEMBER_STALE;
+		return true;
+	case MESH_GROUP_START_REBUILD:
+		*from = MESH_MEMBER_STALE, *to = MESH_MEMBER_REBUILDING;
+		return true;
+	case MESH_GROUP_MARK_ACTIVE:
+		*from = MESH_MEMBER_REBUILDING, *to = MESH_MEMBER_ACTIVE;
+		return true;
+	case MESH_GROUP_REPLACE:
+		*from = MESH_MEMBER_STALE, *to = MESH_MEMBER_REBUILDING;
+		return true;
+	}
+	return false;
+}
+
+static int refuse(const char **why, const char *problem)
+{
+	if (why)
+		*why = problem;
+	return -EINVAL;
+}
+
+int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_change change,
+		      unsigned member, uint32_t spare_node, uint32_t spare_drive,
+		      struct mesh_group_config *to, const char **why)
+{
+	struct mesh_group_config next;
+	uint8_t before, after;
+
+	if (mesh_group_check(from, why))
+		return -EINVAL;
+	if (member >= from->member_count || from->members[member].role != MESH_MEMBER_REPLICA)
+		return refuse(why, "the member is not a replica of the group");
+	if (!transition(change, &before, &after))
+		return refuse(why, "unknown change");
+	if (from->members[member].state != before)
+		return refuse(why, "the member's state does not allow this change");
+	if (from->epoch == UINT64_MAX)
+		return refuse(why, "epochs are exhausted");
+	next = *from;
+	next.epoch++;
+	next.members[member].state = after;
+	if (change == MESH_GROUP_REPLACE) {
+		if (has_node(from, spare_node))
+			return refuse(why, "the spare is already a member of the group");
+		next.members[member].node = spare_node;
+		next.members[member].drive = spare_drive;
+	}
+	if (mesh_group_check(&next, why))
+		return -EINVAL;
+	*to = next;
+	if (why)
+		*why = NULL;
+	return 0;
+}
+
+bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *accepted,
+			  unsigned count)
+{
+	unsigned votes = 0;
+
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *m = &c->members[i];
+		bool yes = false;
+
+		for (unsigned k = 0; k < count && !yes; k++)
+			yes = accepted[k] == m->node;
+		if (yes)
+			votes++;
+		else if (m->state == MESH_MEMBER_ACTIVE && m->role == MESH_MEMBER_REPLICA)
+			return false;
+	}
+	return votes >= mesh_group_majority(c);
+}
+
+uint64_t mesh_group_lease_client_end_ns(uint64_t sent_ns, uint64_t lease_ns, uint32_t drift_ppm)
+{
+	uint64_t d = drift_ppm > MESH_GROUP_DRIFT_PPM_MAX ? MESH_GROUP_DRIFT_PPM_MAX : drift_ppm;
+	/* lease * (1e6 - d) / (1e6 + d) without overflow: lease < 2^64 and the
+	 * factor < 1, so split the lease into whole and remainder parts. */
+	uint64_t den = 1000000 + d, num = 1000000 - d;
+	uint64_t q = lease_ns / den, r = lease_ns % den;
+	uint64_t usable = q * num + r * num / den;
+
+	return sent_ns > UINT64_MAX - usable ? UINT64_MAX : sent_ns + usable;
+}
+
+bool mesh_group_lease_expired(uint64_t granted_ns, uint64_t lease_ns, uint64_t now_ns)
+{
+	return now_ns >= granted_ns && now_ns - granted_ns >= lease_ns;
+}

@@ -1,0 +1,81 @@
+/*
+ * core/group.h: the rules of a protection group's configuration, as pure
+ * functions (docs/toma.md). The topology manager's messages and timers will
+ * call these; keeping the rules apart lets each be tested on its own.
+ *
+ *   - which configurations are valid, and which single change leads from
+ *     one epoch to the next;
+ *   - when a proposed configuration is committed: accepted by a majority
+ *     of the voters and by every member active in it;
+ *   - how long a lease lasts, seen from the client that holds it and from
+ *     the voter that granted it, under the clock drift bound.
+ */
+#ifndef MESH_CORE_GROUP_H
+#define MESH_CORE_GROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/proto.h"
+
+/* The drift bound the protocol may assume, parts per million. */
+#define MESH_GROUP_DRIFT_PPM_MAX 100000u
+
+enum mesh_group_change {
+	MESH_GROUP_MARK_STALE = 1,    /* an active replica is unreachable */
+	MESH_GROUP_START_REBUILD,     /* a stale replica is back: resync it */
+	MESH_GROUP_MARK_ACTIVE,       /* a rebuilding replica caught up */
+	MESH_GROUP_REPLACE,           /* a stale replica's drive is gone: a spare rebuilds */
+};
+
+/**
+ * Check @c as a configuration the topology manager may hold: the wire rules
+ * (mesh_proto) plus distinct member nodes, at most one witness, a witness
+ * exactly when the copy count is even, witnesses always active, and at
+ * least one active replica. Returns 0 or -EINVAL with *@why (may be NULL).
+ */
+int mesh_group_check(const struct mesh_group_config *c, const char **why);
+
+/** Voters: every member (replicas and the witness). */
+unsigned mesh_group_voters(const struct mesh_group_config *c);
+
+/** Smallest number of voters that is a majority. */
+unsigned mesh_group_majority(const struct mesh_group_config *c);
+
+/**
+ * Make @to from @from by one @change to member @member (for REPLACE,
+ * @spare_node/@spare_drive name the new replica), with the next epoch.
+ * Returns 0, or -EINVAL with *@why: @from invalid, member out of range or
+ * not a replica, a change its state does not allow (only active -> stale,
+ * stale -> rebuilding, rebuilding -> active, stale -> replaced), a change
+ * that would leave no active replica, or a spare already in the group.
+ */
+int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_change change,
+		      unsigned member, uint32_t spare_node, uint32_t spare_drive,
+		      struct mesh_group_config *to, const char **why);
+
+/**
+ * Whether @c is committed once the voters in @accepted (node ids, @count of
+ * them, duplicates ignored, non-members ignored) have accepted it: a
+ * majority of voters, including every member that is active in @c (each
+ * active member must fence old epochs before the change takes effect).
+ */
+bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *accepted,
+			  unsigned count);
+
+/**
+ * The end of a lease on the client's clock: it asked at @sent_ns (its
+ * clock) for a lease of @lease_ns that each voter measures on its own
+ * clock from when it answered. With clock rates within @drift_ppm of real
+ * time, the client's lease ends no later in real time than any granting
+ * voter's: sent + lease * (1 - d) / (1 + d), rounded down.
+ */
+uint64_t mesh_group_lease_client_end_ns(uint64_t sent_ns, uint64_t lease_ns, uint32_t drift_ppm);
+
+/**
+ * Whether a voter that granted a lease of @lease_ns at @granted_ns (its
+ * clock) may accept a higher epoch at @now_ns (its clock).
+ */
+bool mesh_group_lease_expired(uint64_t granted_ns, uint64_t lease_ns, uint64_t now_ns);
+
+#endif
