@@ -15,6 +15,7 @@ packages=(
   libibverbs-dev librdmacm-dev rdma-core ibverbs-providers  # verbs transport
   liburing-dev                                   # io_uring drive back end
   fio dpkg-dev                                   # benchmarks; apt-get source fio
+  gnuplot-nox jq                                 # plots of results/
 )
 
 sudo=()
