@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 		fclose(o.trace);
 	if (rc) {
 		fprintf(stderr, "mesh-sim: %s seed %" PRIu64 ": run failed\n", scn.path, scn.seed);
-		return EXIT_SETUP;
+		/* -EINVAL: the scenario asks for what the simulator cannot do. */
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_SETUP;
 	}
 	if (sim_report(&scn, &res, c.out_dir, command))
 		return EXIT_SETUP;

@@ -71,7 +71,10 @@ struct mesh_sim_result {
 /**
  * Run scenario @s (checked) with @o. Fills @out. Returns 0 when the run
  * completed (its checks may still have found violations: see @out), or a
- * negative errno when it could not be set up (the reason is printed).
+ * negative errno when it could not be set up (the reason is printed):
+ * -EINVAL when the scenario asks for something the simulator does not do
+ * (a block size that is not whole 4 KiB blocks, a volume that cannot be
+ * placed, more volumes on a client than it can attach), others otherwise.
  * SimGrid can run only once per process.
  */
 int mesh_sim_run(const struct mesh_scenario *s, const struct mesh_sim_options *o,

@@ -66,6 +66,13 @@ bad-input)
 	set -e
 	echo "exit $rc: $(cat "$out/err")"
 	[ $rc -eq 2 ] && grep -q "smoke.scn:[0-9]*:" "$out/err" || fail "--targets 1 was not refused with a line"
+	# Valid for the format, but not whole 4 KiB blocks: the simulator says so.
+	printf 'duration 100ms\ntopology targets=3 clients=1 racks=3 drives=1 drive_bytes=1GiB\nvolume name=v kind=mirror size=1MiB copies=2\nworkload bs=6KiB qd=1\n' > "$out/bs.scn"
+	set +e
+	"$sim" "$out/bs.scn" --out "$out" > /dev/null 2> "$out/err"; rc=$?
+	set -e
+	echo "exit $rc: $(head -1 "$out/err")"
+	[ $rc -eq 2 ] && grep -q "bs.scn:4: .*4 KiB" "$out/err" || fail "bs=6KiB was not refused with its line"
 	;;
 scale)
 	run "$scn/scale-100k.scn" --targets 2000 --clients 500 --racks 250 ||
