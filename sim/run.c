@@ -372,7 +372,6 @@ static void collect(struct mesh_sim *sim, struct mesh_sim_result *res)
 
 			mesh_heartbeat_stats(n->node.heartbeat, &st);
 			n->heartbeats_sent += st.beats_sent;
-			st.beats_sent = 0;
 		}
 		res->heartbeats_sent += n->heartbeats_sent;
 		res->suspicions += n->suspicions;
