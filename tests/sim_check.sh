@@ -8,7 +8,7 @@
 #   faults       every fault kind leaves its mark, and the checks pass
 #   bad-input    malformed scenarios and flags fail with file:line errors
 #   scale        the scale scenario at 2,000 nodes completes and passes
-#   teeth        the checker catches a real stale read in a real run (see below)
+#   teeth        with leases and fencing off, a real run reads stale data and is caught
 set -euo pipefail
 
 sim=$1
@@ -80,21 +80,21 @@ scale)
 	cat "$out/stdout"
 	;;
 teeth)
-	# Until the topology manager exists, a mirrored write that fails on one
-	# copy leaves the copies different, and a read that falls back to the
-	# other copy returns the older value. faults.scn seed 11 hits exactly
-	# that (volume 2 is the mirror): the checker must say so, with exit 1.
-	# When fencing and stale-copy tracking land, this run passes, and this
-	# check moves to a build with them switched off.
+	# faults.scn seed 11 once read new and then old data on the mirror
+	# (a write failed on one copy and a read fell back to the other). With
+	# the topology manager it passes; with leases and epoch fencing
+	# switched off (--unsafe) the same run must be caught, exit 1, and
+	# print the command that reproduces it, flags included.
+	run "$scn/faults.scn" --seed 11 || fail "faults seed 11 failed: $(tail -3 "$out/stderr")"
 	set +e
-	run "$scn/faults.scn" --seed 11; rc=$?
+	run "$scn/faults.scn" --seed 11 --unsafe no-leases --unsafe no-fencing; rc=$?
 	set -e
 	grep "First linearizability" "$out/stdout" || true
-	[ $rc -eq 1 ] || fail "faults seed 11 exited $rc, not 1"
-	grep -q "VIOLATED" "$out/stdout" || fail "no violation reported"
-	grep -q "volume 2, block" "$out/stdout" || fail "the violation is not on the mirrored volume"
-	grep -q "rerun with .mesh-sim .*faults.scn --seed 11" "$out/stderr" ||
-		fail "the failure does not print the scenario and seed"
+	[ $rc -eq 1 ] || fail "faults seed 11 without leases and fencing exited $rc, not 1"
+	grep -q "linearizability violation (volume 2, block" "$out/stdout" ||
+		fail "no linearizability violation on the mirrored volume"
+	grep -q "rerun with .mesh-sim .*faults.scn --seed 11 --unsafe no-leases --unsafe no-fencing" \
+		"$out/stderr" || fail "the failure does not print the scenario, seed and flags"
 	;;
 *)
 	fail "unknown check $check"
