@@ -23,7 +23,10 @@
  * timeout / 4: it fails I/Os past their deadline, resends attempts past
  * theirs and those parked on a busy path. One lease timer runs every
  * lease / 4 while a managed group is in use: it renews leases at
- * half-life and asks again when an ask went unanswered. Two timers per
+ * half-life and asks again when an ask went unanswered. Its period is
+ * jittered by up to a quarter either way, so that clients that started
+ * together (a cluster boot, the end of an outage) do not renew in lockstep
+ * and flood the voters at one instant. Two timers per
  * client keep the environment's timer table small and fixed.
  *
  * Back-pressure: a sub-request that met a full path (send -EAGAIN) or a
@@ -93,10 +96,12 @@ struct cgroup {
 	uint64_t lease_end_ns;          /* I/O only before this; 0 = none */
 	uint64_t renew_at_ns;
 	uint64_t last_used_ns;
+	bool used;                      /* last_used_ns is set */
 	bool asking;
 	uint32_t ask_seq;
 	uint64_t asked_ns;
 	unsigned grant_count;
+	unsigned asked_count;           /* voters the current ask went to */
 	struct grant grants[MESH_GROUP_MEMBERS_MAX];
 	uint32_t waiting;               /* sub-requests waiting for the lease */
 };
@@ -363,20 +368,39 @@ static void send_lease_request(struct mesh_client *c, struct cgroup *g, uint32_t
 static void arm_lease_tick(struct mesh_client *c)
 {
 	uint64_t period = c->cfg.lease_ns / LEASE_TICKS;
+	uint64_t jitter = period / 2 ? mesh_env_random(c->env) % (period / 2) : 0;
 
+	period = period - period / 4 + jitter;
 	mesh_env_timer_arm_once(c->env, TIMER_LEASE, &c->lease_armed, period ? period : 1);
 }
 
-/* Ask every voter of @g for a lease. */
+/* Ask the voters of @g for a lease: the writable members and enough others
+ * for a majority, which is all a decision needs (with two active copies
+ * and a witness, the witness is left out), or every voter when the last
+ * ask went undecided: a member may be silent or the configuration moved. */
 static void lease_ask(struct mesh_client *c, struct cgroup *g)
 {
+	unsigned need = mesh_group_majority(&g->config), asked = 0;
+	bool all = g->asking;
+
 	g->asking = true;
 	g->ask_seq = (g->ask_seq + 1) & GEN_MASK;
 	g->asked_ns = mesh_env_now_ns(c->env);
 	g->grant_count = 0;
 	c->stats.lease_requests++;
-	for (unsigned i = 0; i < g->config.member_count; i++)
-		send_lease_request(c, g, g->config.members[i].node);
+	for (unsigned i = 0; i < g->config.member_count; i++) {
+		if (all || mesh_group_member_writable(&g->config.members[i])) {
+			send_lease_request(c, g, g->config.members[i].node);
+			asked++;
+		}
+	}
+	for (unsigned i = 0; !all && i < g->config.member_count && asked < need; i++) {
+		if (!mesh_group_member_writable(&g->config.members[i])) {
+			send_lease_request(c, g, g->config.members[i].node);
+			asked++;
+		}
+	}
+	g->asked_count = asked;
 	arm_lease_tick(c);
 }
 
@@ -482,6 +506,7 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 	}
 	if (g) {
 		g->last_used_ns = now;
+		g->used = true;
 		if (!lease_valid(c, g, now)) {
 			wait_lease(c, s);
 			return;
@@ -785,6 +810,9 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 	const struct grant *won;
 	uint64_t lease_ns;
 
+	if (g && g->asking && r->status)
+		mesh_log_debug(c->env, "client: node %u refused a lease on group %llu: %d",
+			       src, (unsigned long long)g->config.group, r->status);
 	if (!g || !g->asking || g->ask_seq != ((uint32_t)(m->hdr.req_id >> 32) & GEN_MASK) ||
 	    r->group != g->config.group || r->status || r->config.group != g->config.group ||
 	    mesh_group_member_of(&g->config, src) < 0) {
@@ -799,8 +827,12 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 		.node = src, .ballot = r->ballot, .lease_ns = r->lease_ns, .config = r->config,
 	};
 	won = lease_decided(g, &lease_ns);
-	if (!won)
+	if (!won) {
+		/* Everyone asked answered and it is not enough: ask all. */
+		if (g->grant_count == g->asked_count && g->asked_count < g->config.member_count)
+			lease_ask(c, g);
 		return;
+	}
 	if (won->config.epoch != g->config.epoch) {
 		c->stats.epoch_changes++;
 		mesh_log_debug(c->env, "client: group %llu now at epoch %llu",
@@ -872,9 +904,11 @@ static void sweep(struct mesh_client *c)
 		g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
 		if (now >= c->slots[s->slot].deadline_ns) {
 			c->stats.timeouts++;
-			mesh_log_debug(c->env, "client: I/O on volume %u timed out%s",
+			mesh_log_debug(c->env, "client: I/O on volume %u timed out%s (group %llu, %u grants)",
 				       c->slots[s->slot].io.volume,
-				       s->wait_lease ? " waiting for a lease" : "");
+				       s->wait_lease ? " waiting for a lease" : "",
+				       g ? (unsigned long long)g->config.group : 0ULL,
+				       g ? g->grant_count : 0);
 			sub_finish(c, s, -ETIMEDOUT);
 		} else if (s->wait_lease) {
 			if (!g->asking)
@@ -908,7 +942,8 @@ static void lease_tick(struct mesh_client *c)
 
 	for (uint32_t i = 0; i < c->group_count; i++) {
 		struct cgroup *g = &c->groups[i];
-		bool in_use = g->waiting || now - g->last_used_ns < c->cfg.lease_ns;
+		bool in_use = g->waiting ||
+			      (g->used && now - g->last_used_ns < c->cfg.lease_ns);
 
 		if (!in_use)
 			continue;

@@ -93,6 +93,21 @@ static int refuse(const char **why, const char *problem)
 	return -EINVAL;
 }
 
+const char *mesh_group_change_name(enum mesh_group_change change)
+{
+	switch (change) {
+	case MESH_GROUP_MARK_STALE:
+		return "mark-stale";
+	case MESH_GROUP_START_REBUILD:
+		return "start-rebuild";
+	case MESH_GROUP_MARK_ACTIVE:
+		return "mark-active";
+	case MESH_GROUP_REPLACE:
+		return "replace";
+	}
+	return "unknown";
+}
+
 int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_change change,
 		      unsigned member, uint32_t spare_node, uint32_t spare_drive,
 		      uint64_t spare_offset, struct mesh_group_config *to, const char **why)

@@ -67,6 +67,9 @@ unsigned mesh_group_majority(const struct mesh_group_config *c);
  * stale -> rebuilding, rebuilding -> active, stale -> replaced), a change
  * that would leave no active replica, or a spare already in the group.
  */
+/** A short name for @change, for logs ("mark-stale"); "unknown" otherwise. */
+const char *mesh_group_change_name(enum mesh_group_change change);
+
 int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_change change,
 		      unsigned member, uint32_t spare_node, uint32_t spare_drive,
 		      uint64_t spare_offset, struct mesh_group_config *to, const char **why);

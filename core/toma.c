@@ -86,6 +86,8 @@ struct group {
 	uint64_t want_since_ns;
 	uint64_t not_before_ns;         /* back-off before the next round */
 	uint64_t seen_ballot;           /* highest ballot another voter told of */
+	bool complete;                  /* a configuration may be held by too few */
+	uint64_t confirm_at_ns;         /* unsure whether what we accepted committed */
 	struct round r;
 };
 
@@ -281,8 +283,13 @@ static int vote_prepare(struct mesh_toma *t, struct group *g, uint64_t ballot)
 		return 0; /* a plain read promises nothing */
 	if (ballot < g->d.promised)
 		return -ESTALE;
-	if (ballot == g->d.promised)
-		return 0; /* the same proposer asking again */
+	if (ballot == g->d.promised) {
+		/* The same proposer asking again: it is alive, keep holding
+		 * leases back for it. */
+		if (ballot > g->d.accepted_ballot)
+			g->promise_at_ns = mesh_env_now_ns(t->env);
+		return 0;
+	}
 	d.promised = ballot;
 	if (persist(t, &d))
 		return -EIO;
@@ -306,6 +313,19 @@ static int vote_accept(struct mesh_toma *t, struct group *g, uint64_t ballot,
 	if (c->epoch > g->d.config.epoch && now < g->lease_until_ns) {
 		t->stats.accepts_deferred++;
 		*retry_ns = g->lease_until_ns - now;
+		/* Grant no more leases while this proposer waits, or renewals
+		 * would push the change back for ever. Asking to accept
+		 * implies the prepare: promise the ballot if not yet done. */
+		if (ballot > g->d.promised) {
+			d.promised = ballot;
+			if (persist(t, &d))
+				return -EIO;
+			g->d = d;
+		}
+		g->promise_at_ns = now;
+		mesh_log_debug(t->env, "toma: group %llu: epoch %llu deferred %llu ns for leases",
+			       (unsigned long long)c->group, (unsigned long long)c->epoch,
+			       (unsigned long long)*retry_ns);
 		return -EBUSY;
 	}
 	d.promised = ballot;
@@ -388,8 +408,18 @@ static void on_config_propose(struct mesh_toma *t, uint32_t src, const struct me
 	};
 
 	if (g) {
+		uint64_t epoch = g->d.config.epoch;
+
 		r.u.config_accept.status = vote_accept(t, g, p->ballot, &p->config,
 						       &r.u.config_accept.retry_ns);
+		/* We cannot tell whether the proposer will see the rest of
+		 * the votes. If no client comes with the new epoch (which it
+		 * learns only from a decided lease, so only once committed)
+		 * within two rounds, finish the configuration ourselves. */
+		if (r.u.config_accept.status == 0 && g->d.config.epoch != epoch) {
+			g->confirm_at_ns = mesh_env_now_ns(t->env) + 2 * t->cfg.round_timeout_ns;
+			arm_tick(t);
+		}
 		r.u.config_accept.epoch = g->d.config.epoch;
 		r.hdr.epoch = g->d.config.epoch;
 	}
@@ -407,6 +437,9 @@ static void on_lease_request(struct mesh_toma *t, uint32_t src, const struct mes
 
 	if (g) {
 		int rc = vote_lease(t, g, q->duration_ns, &r.u.lease_grant.lease_ns);
+
+		if (m->hdr.epoch == g->d.config.epoch)
+			g->confirm_at_ns = 0; /* a client decided on it: committed */
 
 		r.u.lease_grant.status = rc;
 		if (rc == 0) {
@@ -498,6 +531,7 @@ static void round_end(struct mesh_toma *t, struct group *g, bool backoff)
 
 static void prepare_reply(struct mesh_toma *t, struct group *g, uint32_t src, uint64_t ballot,
 			  const struct mesh_group_config *c);
+static void want(struct mesh_toma *t, struct group *g, enum want w);
 static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int status,
 			 uint64_t retry_ns);
 
@@ -516,13 +550,19 @@ static void round_start(struct mesh_toma *t, struct group *g)
 	r->ballot = (((top >> BALLOT_NODE_BITS) + 1) << BALLOT_NODE_BITS) |
 		    (t->env->self & ((1u << BALLOT_NODE_BITS) - 1));
 	r->deadline_ns = now + t->cfg.round_timeout_ns;
-	r->identity = g->want == WANT_COMPLETE;
-	if (!r->identity && !change_needed(t, &g->d.config, &r->change, &r->node)) {
+	if (!change_needed(t, &g->d.config, &r->change, &r->node)) {
 		g->want = WANT_NOTHING;
-		r->phase = PHASE_IDLE;
-		return;
+		if (!g->complete) {
+			r->phase = PHASE_IDLE;
+			return;
+		}
+		r->identity = true;
 	}
 	t->stats.proposals++;
+	mesh_log_debug(t->env, "toma: group %llu: round %s node %u, ballot %#llx",
+		       (unsigned long long)g->d.config.group,
+		       r->identity ? "completing" : mesh_group_change_name(r->change), r->node,
+		       (unsigned long long)r->ballot);
 	for (unsigned i = 0; i < g->d.config.member_count && r->phase == PHASE_PREPARE; i++) {
 		uint32_t node = g->d.config.members[i].node;
 
@@ -601,6 +641,9 @@ static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int
 		return;
 	}
 	if (status) {
+		mesh_log_debug(t->env, "toma: group %llu: node %u refused ballot %#llx: %d",
+			       (unsigned long long)g->d.config.group, src,
+			       (unsigned long long)r->ballot, status);
 		round_end(t, g, true);
 		return;
 	}
@@ -611,6 +654,9 @@ static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int
 	mesh_log_info(t->env, "toma: group %llu: epoch %llu committed%s",
 		      (unsigned long long)r->next.group, (unsigned long long)r->next.epoch,
 		      r->identity ? " (completed)" : "");
+	/* Any commit carries the newest accepted configuration forward. */
+	g->complete = false;
+	g->confirm_at_ns = 0;
 	if (g->want == WANT_COMPLETE)
 		g->want = WANT_NOTHING;
 	round_end(t, g, false);
@@ -624,7 +670,12 @@ static void round_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 	if (now >= r->deadline_ns) {
 		mesh_log_debug(t->env, "toma: group %llu: round timed out",
 			       (unsigned long long)g->d.config.group);
+		/* Voters may hold this round's configuration: finish it. */
+		bool partial = r->phase == PHASE_ACCEPT && r->accept_count > 0;
+
 		round_end(t, g, true);
+		if (partial)
+			want(t, g, WANT_COMPLETE);
 		return;
 	}
 	if (r->phase == PHASE_PREPARE) {
@@ -652,6 +703,10 @@ static void round_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 
 static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 {
+	if (g->confirm_at_ns && now >= g->confirm_at_ns) {
+		g->confirm_at_ns = 0;
+		want(t, g, WANT_COMPLETE);
+	}
 	if (g->r.phase != PHASE_IDLE) {
 		round_tick(t, g, now);
 		return;
@@ -666,7 +721,7 @@ static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 
 static bool busy(const struct group *g)
 {
-	return g->want != WANT_NOTHING || g->r.phase != PHASE_IDLE;
+	return g->want != WANT_NOTHING || g->r.phase != PHASE_IDLE || g->confirm_at_ns;
 }
 
 void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
@@ -693,6 +748,8 @@ static void want(struct mesh_toma *t, struct group *g, enum want w)
 		g->want_since_ns = mesh_env_now_ns(t->env);
 	if (g->want != WANT_CHANGE)
 		g->want = w;
+	if (w == WANT_COMPLETE)
+		g->complete = true;
 	arm_tick(t);
 }
 

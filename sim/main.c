@@ -293,10 +293,15 @@ int main(int argc, char **argv)
 	if (sim_report(&scn, &res, c.out_dir, command))
 		return EXIT_SETUP;
 	if (!mesh_report_passed(&res)) {
+		/* Everything that shapes the run, so the command replays it. */
 		fprintf(stderr, "mesh-sim: %s seed %" PRIu64 ": checks FAILED; rerun with "
-				"`mesh-sim %s --seed %" PRIu64 "%s%s`\n", scn.path, scn.seed, scn.path,
-			scn.seed, c.no_leases ? " --unsafe no-leases" : "",
-			c.no_fencing ? " --unsafe no-fencing" : "");
+				"`mesh-sim %s --seed %" PRIu64 "%s%s%s%s%s%s%s%s%s%s`\n", scn.path,
+			scn.seed, scn.path, scn.seed, c.no_leases ? " --unsafe no-leases" : "",
+			c.no_fencing ? " --unsafe no-fencing" : "",
+			c.targets ? " --targets " : "", c.targets ? c.targets : "",
+			c.clients ? " --clients " : "", c.clients ? c.clients : "",
+			c.racks ? " --racks " : "", c.racks ? c.racks : "",
+			c.duration ? " --duration " : "", c.duration ? c.duration : "");
 		return EXIT_VIOLATION;
 	}
 	return 0;

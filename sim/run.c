@@ -306,8 +306,12 @@ static int groups_make(struct mesh_sim *sim)
 	return 0;
 }
 
-/* Each target's groups, and its heartbeat peers: the other voters of
- * those groups. */
+/* Each target's groups, and its heartbeat peers: the other replicas of
+ * the groups it holds a copy of. A witness takes no part in the
+ * heartbeat: failure detection is the replicas' job, and the witness only
+ * votes when asked, so it adds no peers. That keeps a target's peers at
+ * what placement gives it (the copyset scatter width), however large the
+ * cluster. */
 static int peers_make(struct mesh_sim *sim)
 {
 	uint64_t over = 0;
@@ -323,7 +327,12 @@ static int peers_make(struct mesh_sim *sim)
 					n->groups[n->group_count] = gi;
 				n->group_count++;
 				for (uint32_t b = 0; pass == 1 && b < c->member_count; b++) {
-					int rc = peer_add(n, c->members[b].node);
+					int rc;
+
+					if (c->members[a].role != MESH_MEMBER_REPLICA ||
+					    c->members[b].role != MESH_MEMBER_REPLICA)
+						continue;
+					rc = peer_add(n, c->members[b].node);
 
 					if (rc == -ENOMEM)
 						return rc;
