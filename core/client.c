@@ -434,6 +434,8 @@ static void wait_lease(struct mesh_client *c, struct sub *s)
 	arm_sweep(c);
 	if (!g->asking)
 		lease_ask(c, g);
+	else
+		arm_lease_tick(c); /* the tick asks again if this ask goes unanswered */
 }
 
 static void encode_and_send(struct mesh_client *c, struct sub *s,
@@ -945,8 +947,10 @@ static void lease_tick(struct mesh_client *c)
 		bool in_use = g->waiting ||
 			      (g->used && now - g->last_used_ns < c->cfg.lease_ns);
 
-		if (!in_use)
+		if (!in_use) {
+			g->asking = false; /* nobody waits: the next use asks afresh */
 			continue;
+		}
 		more = true;
 		if (g->asking ? now - g->asked_ns >= tick
 			      : (!c->cfg.no_leases && now >= g->renew_at_ns) || g->waiting)
@@ -973,3 +977,4 @@ void mesh_client_on_timer(struct mesh_client *c, uint32_t timer_id)
 	if (c->subs_inflight > 0)
 		arm_sweep(c);
 }
+

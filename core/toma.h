@@ -44,7 +44,9 @@ struct mesh_toma_config {
 	 * that restarts accepts no new epoch for this long, because it may
 	 * have granted leases it no longer remembers. */
 	uint64_t lease_ns;
-	/* Clock drift bound, ppm; a voter keeps its promise this much longer. */
+	/* Clock drift bound, ppm; only checked for range here. The client
+	 * shortens its lease by this bound (mesh_group_lease_client_end_ns),
+	 * so a voter waits out exactly the lease it granted, on its clock. */
 	uint32_t drift_ppm;
 	/* How long a proposal may take before it is tried again with a new
 	 * ballot; the retry waits a random part of this more. */

@@ -9,6 +9,7 @@
 #   bad-input    malformed scenarios and flags fail with file:line errors
 #   scale        the scale scenario at 2,000 nodes completes and passes
 #   teeth        with leases and fencing off, a real run reads stale data and is caught
+#   sweep        the consistency scenarios over two seeds pass (scripts/sweep.sh)
 set -euo pipefail
 
 sim=$1
@@ -102,6 +103,12 @@ teeth)
 	done
 	[ -n "$caught" ] || fail "no seed of 1-8 caught a violation with leases and fencing off"
 	echo "caught without leases and fencing: seeds$caught"
+	;;
+sweep)
+	# Every consistency scenario (scripts/sweep.sh) over two seeds: no
+	# linearizability or durability violation.
+	MESH_SIM=$sim MESH_SWEEP_OUT=$out "$scn/../scripts/sweep.sh" 2 ||
+		fail "the sweep found violations"
 	;;
 *)
 	fail "unknown check $check"
