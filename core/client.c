@@ -1,28 +1,37 @@
 /*
- * core/client.c: volume I/O split by layout and fanned out to targets.
+ * core/client.c: volume I/O split by layout and replicated along each
+ * group's chain (see client.h, core/group.h and docs/toma.md).
  *
- * An I/O holds one slot from submit until it is reaped. It is cut into
- * extents (core/layout.h); each extent becomes sub-requests: one per copy
- * for a write, one for a read. A sub-request's wire request id is its pool
- * index plus a generation, so a late or duplicated reply to a sub-request
- * that was retried or freed is recognised and dropped.
+ * An I/O holds one slot from submit until it is reaped, and a deadline
+ * (submit + io_timeout_ns). It is cut into extents (core/layout.h); each
+ * extent is one sub-request: a write walks its group's chain one member
+ * at a time (hop), a read asks the tail. A sub-request's wire request id
+ * is its pool index plus a generation, so a late or duplicated reply to an
+ * attempt that was retried or freed is recognised and dropped.
  *
- * Timeouts: one sweep timer runs while anything is in flight; every sweep
- * fails the sub-requests past their deadline and resends the parked ones.
- * A sweep walks the whole sub-request pool, paid every io_timeout_ns / 4:
- * two timers per client instead of one per request keep the environment's
- * timer table small and fixed.
+ * Leases. A managed group's sub-request is sent only while the client
+ * holds a lease on the group; otherwise it waits (wait_lease) and the
+ * client asks the voters. A refusal for the epoch (-ESTALE) drops the
+ * lease at once; a silent member does not, since no new configuration can
+ * commit while our lease runs anyway: the attempt is sent again and the
+ * lease renewed, and once the voters stop renewing for a change, the new
+ * configuration arrives with the next lease. A write whose chain changed
+ * under it starts again at the new head: writing the same bytes twice is
+ * harmless, skipping a member is not.
+ *
+ * Timers: one sweep timer runs while anything is in flight, every attempt
+ * timeout / 4: it fails I/Os past their deadline, resends attempts past
+ * theirs and those parked on a busy path. One lease timer runs every
+ * lease / 4 while a managed group is in use: it renews leases at
+ * half-life and asks again when an ask went unanswered. Its period is
+ * jittered by up to a quarter either way, so that clients that started
+ * together (a cluster boot, the end of an outage) do not renew in lockstep
+ * and flood the voters at one instant. Two timers per
+ * client keep the environment's timer table small and fixed.
  *
  * Back-pressure: a sub-request that met a full path (send -EAGAIN) or a
  * busy target (reply -EAGAIN) is parked and resent after
- * MESH_CLIENT_RESEND_NS by the resend timer, within its attempt's deadline,
- * so a busy target sees a paced trickle rather than a storm.
- *
- * Reads go to the first copy and fall back to the next ones only when it
- * fails. Spreading reads over copies is only safe once copies are known to
- * be in sync: after a write that failed on one copy, copies may differ, and
- * reading them in turn would return old and new data alternately. The
- * topology manager (epochs, stale copies) lifts this.
+ * MESH_CLIENT_RESEND_NS, within its deadline.
  */
 #include "core/client.h"
 
@@ -32,36 +41,76 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/group.h"
 #include "core/node.h"
 
 #define TIMER_SWEEP MESH_TIMER_ID(MESH_ROLE_CLIENT, 1)
 #define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_CLIENT, 2)
-#define SWEEPS_PER_TIMEOUT 4
+#define TIMER_LEASE MESH_TIMER_ID(MESH_ROLE_CLIENT, 3)
+#define SWEEPS_PER_ATTEMPT 4
+#define LEASE_TICKS 4
+/* An I/O gets this many attempts per copy within its timeout. */
+#define ATTEMPTS_PER_TIMEOUT 4
 /* Header plus an IO body; what a sub-request's message prefix needs. */
-#define IO_PREFIX_BYTES 64
+#define IO_PREFIX_BYTES 96
+/* Lease requests carry this bit in their request id; sub-requests never
+ * do (their generation is kept to 31 bits). */
+#define LEASE_REQ_TAG (1ull << 63)
+#define GEN_MASK 0x7fffffffu
+#define NO_GROUP UINT32_MAX
 
 struct io_slot {
 	struct mesh_io io;
 	uint32_t subs_pending;
 	int status;
 	bool in_use;
+	uint64_t deadline_ns;
+	uint64_t seq;                   /* writes: this incarnation's write number */
 };
 
 struct sub {
 	uint32_t gen;
-	uint32_t slot;          /* owning I/O */
+	uint32_t slot;                  /* owning I/O */
+	uint32_t group;                 /* index in c->groups, or NO_GROUP */
 	bool in_use;
-	bool parked;            /* waits for the resend timer (path or target busy) */
-	uint8_t copy;           /* read: the copy being tried */
-	uint8_t copies_tried;   /* read: how many copies tried so far */
+	bool parked;                    /* waits for the resend timer */
+	bool wait_lease;                /* waits for its group's lease */
+	uint8_t hop;                    /* write: position in the chain */
+	uint64_t epoch;                 /* configuration this attempt was sent under */
 	struct mesh_extent ext;
-	uint32_t target;        /* where this attempt went */
-	uint64_t deadline_ns;
+	uint32_t target;                /* where this attempt went */
+	uint64_t attempt_deadline_ns;
+};
+
+/* A voter's answer to the current lease request. */
+struct grant {
+	uint32_t node;
+	uint64_t ballot, lease_ns;
+	struct mesh_group_config config;
+};
+
+/* A group the topology manager runs (groups without one are not kept:
+ * their configuration is made from the layout when needed). */
+struct cgroup {
+	struct mesh_group_config config; /* what I/O goes by */
+	uint64_t lease_end_ns;          /* I/O only before this; 0 = none */
+	uint64_t renew_at_ns;
+	uint64_t last_used_ns;
+	bool used;                      /* last_used_ns is set */
+	bool asking;
+	uint32_t ask_seq;
+	uint64_t asked_ns;
+	unsigned grant_count;
+	unsigned asked_count;           /* voters the current ask went to */
+	struct grant grants[MESH_GROUP_MEMBERS_MAX];
+	uint32_t waiting;               /* sub-requests waiting for the lease */
 };
 
 struct mesh_client {
 	const struct mesh_env *env;
 	struct mesh_client_config cfg;
+	uint64_t attempt_ns;
+	uint64_t incarnation;
 
 	struct io_slot *slots;
 	uint32_t *free_slots;
@@ -75,7 +124,12 @@ struct mesh_client {
 	uint32_t *done;                 /* ring of completed slot indices */
 	uint32_t done_head, done_count;
 
-	bool sweep_armed, resend_armed;
+	uint64_t write_seq, settled;
+
+	struct cgroup *groups;          /* sorted by group id */
+	uint32_t group_count, group_capacity;
+
+	bool sweep_armed, resend_armed, lease_armed;
 	struct mesh_client_stats stats;
 	/* Layouts are allocated as volumes are added: a full table of them
 	 * would cost every client 64 layouts. */
@@ -84,7 +138,7 @@ struct mesh_client {
 
 static uint64_t sub_req_id(const struct mesh_client *c, const struct sub *s)
 {
-	return ((uint64_t)s->gen << 32) | (uint32_t)(s - c->subs);
+	return ((uint64_t)(s->gen & GEN_MASK) << 32) | (uint32_t)(s - c->subs);
 }
 
 int mesh_client_create(const struct mesh_env *env, const struct mesh_client_config *cfg,
@@ -103,10 +157,17 @@ int mesh_client_create(const struct mesh_env *env, const struct mesh_client_conf
 			       MESH_CLIENT_SUBREQUESTS_MAX);
 		return -EINVAL;
 	}
-	if (cfg->io_timeout_ns == 0 || cfg->io_timeout_ns > MESH_CLIENT_TIMEOUT_NS_MAX) {
-		mesh_log_error(env, "client: I/O timeout %llu ns outside 1..%llu",
+	if (cfg->io_timeout_ns < ATTEMPTS_PER_TIMEOUT * SWEEPS_PER_ATTEMPT ||
+	    cfg->io_timeout_ns > MESH_CLIENT_TIMEOUT_NS_MAX) {
+		mesh_log_error(env, "client: I/O timeout %llu ns outside %u..%llu",
 			       (unsigned long long)cfg->io_timeout_ns,
+			       ATTEMPTS_PER_TIMEOUT * SWEEPS_PER_ATTEMPT,
 			       (unsigned long long)MESH_CLIENT_TIMEOUT_NS_MAX);
+		return -EINVAL;
+	}
+	if (cfg->drift_ppm > MESH_GROUP_DRIFT_PPM_MAX || cfg->lease_ns > MESH_CLIENT_TIMEOUT_NS_MAX) {
+		mesh_log_error(env, "client: drift %u ppm or lease %llu ns out of range",
+			       cfg->drift_ppm, (unsigned long long)cfg->lease_ns);
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -115,6 +176,12 @@ int mesh_client_create(const struct mesh_env *env, const struct mesh_client_conf
 	c->env = env;
 	c->cfg = *cfg;
 	c->cfg.subrequests = subs;
+	c->attempt_ns = cfg->io_timeout_ns / ATTEMPTS_PER_TIMEOUT;
+	if (!c->cfg.lease_ns)
+		c->cfg.lease_ns = 4 * c->attempt_ns;
+	c->incarnation = mesh_env_random(env);
+	c->write_seq = 1;
+	c->settled = 1;
 	c->slots = calloc(cfg->queue_depth, sizeof(*c->slots));
 	c->free_slots = calloc(cfg->queue_depth, sizeof(*c->free_slots));
 	c->subs = calloc(subs, sizeof(*c->subs));
@@ -143,14 +210,103 @@ void mesh_client_destroy(struct mesh_client *c)
 		mesh_env_timer_cancel(c->env, TIMER_SWEEP);
 	if (c->resend_armed)
 		mesh_env_timer_cancel(c->env, TIMER_RESEND);
+	if (c->lease_armed)
+		mesh_env_timer_cancel(c->env, TIMER_LEASE);
 	free(c->slots);
 	free(c->free_slots);
 	free(c->subs);
 	free(c->free_subs);
 	free(c->done);
+	free(c->groups);
 	for (uint32_t v = 0; v < MESH_CLIENT_VOLUMES_MAX; v++)
 		free(c->volumes[v]);
 	free(c);
+}
+
+/* ---- groups ---- */
+
+static uint32_t group_lower_bound(const struct mesh_client *c, uint64_t id)
+{
+	uint32_t lo = 0, hi = c->group_count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (c->groups[mid].config.group < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int group_index(const struct mesh_client *c, uint64_t id)
+{
+	uint32_t i = group_lower_bound(c, id);
+
+	return i < c->group_count && c->groups[i].config.group == id ? (int)i : -1;
+}
+
+/* Insert the group of @cfg. Only at set-up: indices shift, and
+ * sub-requests hold them. */
+static int group_put(struct mesh_client *c, const struct mesh_group_config *cfg)
+{
+	uint32_t at = group_lower_bound(c, cfg->group);
+
+	if (at < c->group_count && c->groups[at].config.group == cfg->group)
+		return -EEXIST;
+	if (c->group_count == MESH_CLIENT_GROUPS_MAX)
+		return -ENOSPC;
+	if (c->group_count == c->group_capacity) {
+		uint32_t cap = c->group_capacity ? c->group_capacity * 2 : 8;
+		struct cgroup *grown = realloc(c->groups, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		c->groups = grown;
+		c->group_capacity = cap;
+	}
+	memmove(&c->groups[at + 1], &c->groups[at], (c->group_count - at) * sizeof(*c->groups));
+	c->group_count++;
+	c->groups[at] = (struct cgroup){ .config = *cfg };
+	return 0;
+}
+
+int mesh_client_group_add(struct mesh_client *c, const struct mesh_group_config *cfg)
+{
+	const char *why;
+
+	if (mesh_group_check(cfg, &why)) {
+		mesh_log_error(c->env, "client: group %llu: invalid configuration: %s",
+			       (unsigned long long)cfg->group, why);
+		return -EINVAL;
+	}
+	if (c->subs_inflight)
+		return -EBUSY;
+	return group_put(c, cfg);
+}
+
+/* A group without a manager: the layout's replicas, all active. */
+static struct mesh_group_config static_config(const struct mesh_layout *l, uint32_t segment)
+{
+	const struct mesh_segment *seg = &l->segments[segment];
+	struct mesh_group_config cfg = {
+		.group = seg->group,
+		.bytes = seg->bytes,
+		.copies = (uint8_t)l->copies,
+		.member_count = (uint8_t)l->copies,
+	};
+
+	for (uint32_t r = 0; r < l->copies; r++) {
+		cfg.members[r] = (struct mesh_group_member){
+			.node = seg->replicas[r].target,
+			.drive = seg->replicas[r].drive,
+			.offset = seg->replicas[r].drive_offset,
+			.role = MESH_MEMBER_REPLICA,
+			.state = MESH_MEMBER_ACTIVE,
+		};
+	}
+	return cfg;
 }
 
 int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh_layout *l)
@@ -175,11 +331,87 @@ int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh
 	return 0;
 }
 
-static void sub_failed(struct mesh_client *c, struct sub *s, int status);
+static bool lease_valid(const struct mesh_client *c, const struct cgroup *g, uint64_t now)
+{
+	if (c->cfg.no_leases)
+		return g->lease_end_ns != 0;
+	return now < g->lease_end_ns;
+}
+
+static void send_lease_request(struct mesh_client *c, struct cgroup *g, uint32_t dst)
+{
+	uint8_t buf[MESH_PROTO_PREFIX_MAX];
+	struct mesh_msg m = {
+		.hdr = {
+			.type = MESH_MSG_LEASE_REQUEST,
+			.req_id = LEASE_REQ_TAG | ((uint64_t)g->ask_seq << 32) |
+				  (uint32_t)(g - c->groups),
+			.epoch = g->config.epoch,
+		},
+		.u.lease_request = {
+			.group = g->config.group,
+			.client = c->env->self,
+			.duration_ns = c->cfg.lease_ns,
+			.incarnation = c->incarnation,
+			.settled = c->settled,
+		},
+	};
+	int n = mesh_proto_encode(&m, buf, sizeof(buf));
+	struct mesh_iov iov = { buf, (size_t)n };
+
+	assert(n > 0);
+	n = mesh_env_send(c->env, dst, &iov, 1);
+	if (n)
+		mesh_log_debug(c->env, "client: lease request to node %u not sent: %d", dst, n);
+}
+
+static void arm_lease_tick(struct mesh_client *c)
+{
+	uint64_t period = c->cfg.lease_ns / LEASE_TICKS;
+	uint64_t jitter = period / 2 ? mesh_env_random(c->env) % (period / 2) : 0;
+
+	period = period - period / 4 + jitter;
+	mesh_env_timer_arm_once(c->env, TIMER_LEASE, &c->lease_armed, period ? period : 1);
+}
+
+/* Ask the voters of @g for a lease: the writable members and enough others
+ * for a majority, which is all a decision needs (with two active copies
+ * and a witness, the witness is left out), or every voter when the last
+ * ask went undecided: a member may be silent or the configuration moved. */
+static void lease_ask(struct mesh_client *c, struct cgroup *g)
+{
+	unsigned need = mesh_group_majority(&g->config), asked = 0;
+	bool all = g->asking;
+
+	g->asking = true;
+	g->ask_seq = (g->ask_seq + 1) & GEN_MASK;
+	g->asked_ns = mesh_env_now_ns(c->env);
+	g->grant_count = 0;
+	c->stats.lease_requests++;
+	for (unsigned i = 0; i < g->config.member_count; i++) {
+		if (all || mesh_group_member_writable(&g->config.members[i])) {
+			send_lease_request(c, g, g->config.members[i].node);
+			asked++;
+		}
+	}
+	for (unsigned i = 0; !all && i < g->config.member_count && asked < need; i++) {
+		if (!mesh_group_member_writable(&g->config.members[i])) {
+			send_lease_request(c, g, g->config.members[i].node);
+			asked++;
+		}
+	}
+	g->asked_count = asked;
+	arm_lease_tick(c);
+}
+
+/* ---- sub-requests ---- */
+
+static void sub_send(struct mesh_client *c, struct sub *s);
+static void sub_finish(struct mesh_client *c, struct sub *s, int status);
 
 static void arm_sweep(struct mesh_client *c)
 {
-	uint64_t period = c->cfg.io_timeout_ns / SWEEPS_PER_TIMEOUT;
+	uint64_t period = c->attempt_ns / SWEEPS_PER_ATTEMPT;
 
 	mesh_env_timer_arm_once(c->env, TIMER_SWEEP, &c->sweep_armed, period ? period : 1);
 }
@@ -191,14 +423,26 @@ static void park(struct mesh_client *c, struct sub *s)
 	mesh_env_timer_arm_once(c->env, TIMER_RESEND, &c->resend_armed, MESH_CLIENT_RESEND_NS);
 }
 
-/* Send (or resend) a sub-request's message to its current target. The
- * deadline is the attempt's, set when the attempt starts, so resends after
- * a busy answer stay within the same bound. */
-static void sub_send(struct mesh_client *c, struct sub *s)
+/* Hold @s until its group has a lease, asking for one if nobody is. */
+static void wait_lease(struct mesh_client *c, struct sub *s)
+{
+	struct cgroup *g = &c->groups[s->group];
+
+	s->wait_lease = true;
+	s->gen++; /* a late answer to the last attempt is stale */
+	g->waiting++;
+	arm_sweep(c);
+	if (!g->asking)
+		lease_ask(c, g);
+	else
+		arm_lease_tick(c); /* the tick asks again if this ask goes unanswered */
+}
+
+static void encode_and_send(struct mesh_client *c, struct sub *s,
+			    const struct mesh_group_config *cfg, unsigned member)
 {
 	const struct io_slot *slot = &c->slots[s->slot];
-	const struct mesh_layout *l = c->volumes[slot->io.volume];
-	struct mesh_location loc = mesh_layout_locate(l, &s->ext, s->copy);
+	const struct mesh_group_member *mb = &cfg->members[member];
 	bool write = slot->io.op == MESH_IO_WRITE;
 	uint8_t *data = (uint8_t *)slot->io.buf + (s->ext.volume_offset - slot->io.offset);
 	uint8_t prefix[IO_PREFIX_BYTES];
@@ -206,12 +450,16 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 		.hdr = {
 			.type = write ? MESH_MSG_IO_WRITE : MESH_MSG_IO_READ,
 			.req_id = sub_req_id(c, s),
+			.epoch = cfg->epoch,
 		},
 		.u.io = {
-			.group = l->segments[s->ext.segment].group,
-			.drive = loc.drive,
+			.group = cfg->group,
+			.drive = mb->drive,
 			.length = s->ext.length,
-			.offset = loc.offset,
+			.offset = mb->offset + s->ext.segment_offset,
+			.incarnation = c->incarnation,
+			.seq = write ? slot->seq : 0,
+			.settled = c->settled,
 		},
 		.data = write ? data : NULL,
 		.data_len = write ? s->ext.length : 0,
@@ -223,23 +471,80 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 		{ prefix, (size_t)n },
 		{ data, write ? s->ext.length : 0 },
 	};
-	s->target = loc.target;
+	s->target = mb->node;
 	s->parked = false;
 	arm_sweep(c);
-	int rc = mesh_env_send(c->env, loc.target, iov, write ? 2 : 1);
+	int rc = mesh_env_send(c->env, mb->node, iov, write ? 2 : 1);
 
 	c->stats.subrequests_sent++;
 	if (rc == -EAGAIN) {
 		park(c, s);
 	} else if (rc) {
-		/* Known at once (no route, message too big): no point waiting
-		 * for the deadline. */
-		mesh_log_debug(c->env, "client: send to node %u failed: %d", loc.target, rc);
-		sub_failed(c, s, rc);
+		mesh_log_debug(c->env, "client: send to node %u failed: %d", mb->node, rc);
+		/* Not sent, so nothing landed. Without a manager nothing will
+		 * change: fail now. With one, the attempt's deadline brings it
+		 * back under whatever configuration comes. */
+		if (s->group == NO_GROUP)
+			sub_finish(c, s, rc);
 	}
 }
 
-static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct mesh_extent *e)
+/* Send @s's current step: the next chain member of a write, the tail for
+ * a read. Starts a new attempt. */
+static void sub_send(struct mesh_client *c, struct sub *s)
+{
+	struct io_slot *slot = &c->slots[s->slot];
+	struct cgroup *g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
+	uint64_t now = mesh_env_now_ns(c->env);
+	struct mesh_group_config fixed;
+	const struct mesh_group_config *cfg = &fixed;
+	uint8_t chain[MESH_GROUP_MEMBERS_MAX];
+	int member;
+
+	if (now >= slot->deadline_ns) {
+		c->stats.timeouts++;
+		sub_finish(c, s, -ETIMEDOUT);
+		return;
+	}
+	if (g) {
+		g->last_used_ns = now;
+		g->used = true;
+		if (!lease_valid(c, g, now)) {
+			wait_lease(c, s);
+			return;
+		}
+		cfg = &g->config;
+	} else {
+		fixed = static_config(c->volumes[slot->io.volume], s->ext.segment);
+	}
+	if (s->epoch != cfg->epoch) {
+		if (s->hop > 0 && slot->io.op == MESH_IO_WRITE) {
+			/* Part of the chain holds this write: sent again under a
+			 * new chain it could land after a newer write on some
+			 * member and undo it. Fail it, as a disk fails a write it
+			 * cannot finish: its blocks hold old or new data. */
+			sub_finish(c, s, -EIO);
+			return;
+		}
+		s->epoch = cfg->epoch;
+	}
+	if (slot->io.op == MESH_IO_WRITE) {
+		unsigned len = mesh_group_chain(cfg, chain);
+
+		assert(s->hop < len);
+		member = chain[s->hop];
+	} else {
+		member = mesh_group_tail(cfg);
+		assert(member >= 0); /* a valid configuration has an active replica */
+	}
+	s->attempt_deadline_ns = now + c->attempt_ns;
+	if (s->attempt_deadline_ns > slot->deadline_ns)
+		s->attempt_deadline_ns = slot->deadline_ns;
+	encode_and_send(c, s, cfg, (unsigned)member);
+}
+
+static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct mesh_extent *e,
+			   uint32_t group)
 {
 	assert(c->free_sub_count > 0);
 	struct sub *s = &c->subs[c->free_subs[--c->free_sub_count]];
@@ -249,11 +554,27 @@ static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct me
 	s->gen = gen;
 	s->in_use = true;
 	s->slot = slot;
+	s->group = group;
 	s->ext = *e;
-	s->deadline_ns = mesh_env_now_ns(c->env) + c->cfg.io_timeout_ns;
+	s->epoch = group == NO_GROUP ? 0 : c->groups[group].config.epoch;
 	c->subs_inflight++;
 	c->slots[slot].subs_pending++;
 	return s;
+}
+
+/* The lowest write number still in flight: everything below is settled. */
+static void settle(struct mesh_client *c)
+{
+	uint64_t low = c->write_seq;
+
+	for (uint32_t i = 0; i < c->cfg.queue_depth; i++) {
+		const struct io_slot *slot = &c->slots[i];
+
+		if (slot->in_use && slot->subs_pending && slot->io.op == MESH_IO_WRITE &&
+		    slot->seq < low)
+			low = slot->seq;
+	}
+	c->settled = low;
 }
 
 static void slot_complete(struct mesh_client *c, uint32_t slot_index)
@@ -275,6 +596,9 @@ static void slot_complete(struct mesh_client *c, uint32_t slot_index)
 		else
 			c->stats.bytes_read += slot->io.length;
 	}
+	/* A failed write is never settled: a member may lack it. */
+	if (slot->io.op == MESH_IO_WRITE && slot->status == 0)
+		settle(c);
 }
 
 /* Retire a sub-request with @status; completes its I/O when it was last. */
@@ -284,6 +608,8 @@ static void sub_finish(struct mesh_client *c, struct sub *s, int status)
 
 	if (status && slot->status == 0)
 		slot->status = status;
+	if (s->wait_lease)
+		c->groups[s->group].waiting--; /* only managed groups wait */
 	s->in_use = false;
 	s->gen++; /* any later reply to this attempt is stale */
 	c->free_subs[c->free_sub_count++] = (uint32_t)(s - c->subs);
@@ -291,31 +617,6 @@ static void sub_finish(struct mesh_client *c, struct sub *s, int status)
 	assert(slot->subs_pending > 0);
 	if (--slot->subs_pending == 0)
 		slot_complete(c, s->slot);
-}
-
-/* A read attempt failed: try the next copy, or give up once all were tried. */
-static void read_failed(struct mesh_client *c, struct sub *s, int status)
-{
-	const struct mesh_layout *l = c->volumes[c->slots[s->slot].io.volume];
-
-	if (s->copies_tried < l->copies) {
-		s->copy = (uint8_t)((s->copy + 1) % l->copies);
-		s->copies_tried++;
-		s->gen++;
-		s->deadline_ns = mesh_env_now_ns(c->env) + c->cfg.io_timeout_ns;
-		c->stats.retries++;
-		sub_send(c, s);
-		return;
-	}
-	sub_finish(c, s, status);
-}
-
-static void sub_failed(struct mesh_client *c, struct sub *s, int status)
-{
-	if (c->slots[s->slot].io.op == MESH_IO_READ)
-		read_failed(c, s, status);
-	else
-		sub_finish(c, s, status);
 }
 
 static int check_io(const struct mesh_client *c, const struct mesh_io *io)
@@ -337,7 +638,6 @@ int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io)
 	const struct mesh_layout *l;
 	int rc = check_io(c, io);
 	int extents;
-	uint64_t subs_needed;
 
 	if (rc)
 		return rc;
@@ -345,16 +645,20 @@ int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io)
 	extents = mesh_layout_extent_count(l, io->offset, io->length);
 	if (extents < 0)
 		return extents;
-	subs_needed = (uint64_t)extents * (io->op == MESH_IO_WRITE ? l->copies : 1);
-	if (subs_needed > c->cfg.subrequests)
+	if ((uint64_t)extents > c->cfg.subrequests)
 		return -E2BIG;
-	if (c->free_slot_count == 0 || subs_needed > c->free_sub_count)
+	if (c->free_slot_count == 0 || (uint32_t)extents > c->free_sub_count)
 		return -EAGAIN;
 
 	uint32_t slot_index = c->free_slots[--c->free_slot_count];
 	struct io_slot *slot = &c->slots[slot_index];
 
-	*slot = (struct io_slot){ .io = *io, .in_use = true };
+	*slot = (struct io_slot){
+		.io = *io,
+		.in_use = true,
+		.deadline_ns = mesh_env_now_ns(c->env) + c->cfg.io_timeout_ns,
+		.seq = io->op == MESH_IO_WRITE ? c->write_seq++ : 0,
+	};
 	/* Hold one extra reference while fanning out, so that a sub-request
 	 * failing synchronously cannot complete the I/O half-built. */
 	slot->subs_pending = 1;
@@ -362,21 +666,9 @@ int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io)
 
 	while (left > 0) {
 		struct mesh_extent e = mesh_layout_first_extent(l, offset, left);
+		int group = group_index(c, l->segments[e.segment].group);
 
-		if (io->op == MESH_IO_WRITE) {
-			for (uint32_t copy = 0; copy < l->copies; copy++) {
-				struct sub *s = sub_get(c, slot_index, &e);
-
-				s->copy = (uint8_t)copy;
-				sub_send(c, s);
-			}
-		} else {
-			struct sub *s = sub_get(c, slot_index, &e);
-
-			s->copy = 0; /* the first copy; see the top of the file */
-			s->copies_tried = 1;
-			sub_send(c, s);
-		}
+		sub_send(c, sub_get(c, slot_index, &e, group < 0 ? NO_GROUP : (uint32_t)group));
 		offset += e.length;
 		left -= e.length;
 	}
@@ -412,6 +704,8 @@ void mesh_client_stats(const struct mesh_client *c, struct mesh_client_stats *ou
 	*out = c->stats;
 }
 
+/* ---- replies ---- */
+
 /* The sub-request a reply answers, or NULL if it is stale or forged. */
 static struct sub *sub_for_reply(struct mesh_client *c, uint32_t src, uint64_t req_id)
 {
@@ -421,7 +715,8 @@ static struct sub *sub_for_reply(struct mesh_client *c, uint32_t src, uint64_t r
 	if (index >= c->cfg.subrequests)
 		return NULL;
 	s = &c->subs[index];
-	if (!s->in_use || s->gen != (uint32_t)(req_id >> 32) || s->target != src)
+	if (!s->in_use || s->wait_lease || (s->gen & GEN_MASK) != (uint32_t)(req_id >> 32) ||
+	    s->target != src)
 		return NULL;
 	return s;
 }
@@ -430,37 +725,150 @@ static void on_io_reply(struct mesh_client *c, struct sub *s, const struct mesh_
 {
 	const struct mesh_msg_io_reply *r = &m->u.io_reply;
 	struct io_slot *slot = &c->slots[s->slot];
+	struct cgroup *g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
 
 	if (r->status == -EAGAIN) {
 		/* The target was out of request slots: resend after a pause,
-		 * within the attempt's deadline. (Per-target credits would
-		 * avoid the round trip; targets do not advertise them yet.) */
+		 * within the deadline. (Per-target credits would avoid the
+		 * round trip; targets do not advertise them yet.) */
 		s->gen++;
 		c->stats.retries++;
 		park(c, s);
 		return;
 	}
+	if (r->status == -ESTALE) {
+		/* The member holds another configuration: ours is over. */
+		c->stats.fenced++;
+		if (!g) {
+			sub_finish(c, s, -ESTALE);
+			return;
+		}
+		c->stats.retries++;
+		if (g->config.epoch == s->epoch)
+			g->lease_end_ns = 0;
+		wait_lease(c, s);
+		return;
+	}
 	if (r->status) {
-		sub_failed(c, s, r->status);
+		sub_finish(c, s, r->status);
 		return;
 	}
 	if (slot->io.op == MESH_IO_READ) {
 		if (m->data_len != s->ext.length) {
 			mesh_log_warn(c->env, "client: node %u sent %u bytes for a %u-byte read",
 				      s->target, m->data_len, s->ext.length);
-			sub_failed(c, s, -EIO);
+			sub_finish(c, s, -EIO);
 			return;
 		}
 		memcpy((uint8_t *)slot->io.buf + (s->ext.volume_offset - slot->io.offset), m->data,
 		       m->data_len);
+		sub_finish(c, s, 0);
+		return;
 	}
-	sub_finish(c, s, 0);
+	uint8_t chain[MESH_GROUP_MEMBERS_MAX];
+	struct mesh_group_config fixed;
+	const struct mesh_group_config *cfg = &fixed;
+
+	if (g)
+		cfg = &g->config;
+	else
+		fixed = static_config(c->volumes[slot->io.volume], s->ext.segment);
+	s->gen++;
+	s->hop++;
+	if (s->epoch == cfg->epoch && s->hop == mesh_group_chain(cfg, chain))
+		sub_finish(c, s, 0);
+	else
+		sub_send(c, s);
+}
+
+/* The ballot among @g's grants that a majority and every writable member
+ * of its configuration granted, with the shortest lease among them. */
+static const struct grant *lease_decided(const struct cgroup *g, uint64_t *lease_ns)
+{
+	for (unsigned i = 0; i < g->grant_count; i++) {
+		const struct grant *cand = &g->grants[i];
+		uint32_t nodes[MESH_GROUP_MEMBERS_MAX];
+		unsigned n = 0;
+
+		*lease_ns = cand->lease_ns;
+		for (unsigned k = 0; k < g->grant_count; k++) {
+			if (g->grants[k].ballot != cand->ballot)
+				continue;
+			nodes[n++] = g->grants[k].node;
+			if (g->grants[k].lease_ns < *lease_ns)
+				*lease_ns = g->grants[k].lease_ns;
+		}
+		if (mesh_group_committed(&cand->config, nodes, n))
+			return cand;
+	}
+	return NULL;
+}
+
+static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mesh_msg *m)
+{
+	const struct mesh_msg_lease_grant *r = &m->u.lease_grant;
+	uint32_t index = (uint32_t)m->hdr.req_id;
+	struct cgroup *g = index < c->group_count ? &c->groups[index] : NULL;
+	const struct grant *won;
+	uint64_t lease_ns;
+
+	if (g && g->asking && r->status)
+		mesh_log_debug(c->env, "client: node %u refused a lease on group %llu: %d",
+			       src, (unsigned long long)g->config.group, r->status);
+	if (!g || !g->asking || g->ask_seq != ((uint32_t)(m->hdr.req_id >> 32) & GEN_MASK) ||
+	    r->group != g->config.group || r->status || r->config.group != g->config.group ||
+	    mesh_group_member_of(&g->config, src) < 0) {
+		c->stats.replies_stale++;
+		return;
+	}
+	for (unsigned i = 0; i < g->grant_count; i++) {
+		if (g->grants[i].node == src)
+			return; /* a duplicate */
+	}
+	g->grants[g->grant_count++] = (struct grant){
+		.node = src, .ballot = r->ballot, .lease_ns = r->lease_ns, .config = r->config,
+	};
+	won = lease_decided(g, &lease_ns);
+	if (!won) {
+		/* Everyone asked answered and it is not enough: ask all. */
+		if (g->grant_count == g->asked_count && g->asked_count < g->config.member_count)
+			lease_ask(c, g);
+		return;
+	}
+	if (won->config.epoch != g->config.epoch) {
+		c->stats.epoch_changes++;
+		mesh_log_debug(c->env, "client: group %llu now at epoch %llu",
+			       (unsigned long long)g->config.group,
+			       (unsigned long long)won->config.epoch);
+	}
+	g->config = won->config;
+	g->asking = false;
+	g->lease_end_ns = mesh_group_lease_client_end_ns(g->asked_ns, lease_ns, c->cfg.drift_ppm);
+	g->renew_at_ns = g->asked_ns + (g->lease_end_ns - g->asked_ns) / 2;
+	c->stats.leases_acquired++;
+	if (!g->waiting)
+		return;
+	/* Send what waited for this lease. */
+	for (uint32_t i = 0; i < c->cfg.subrequests && g->waiting; i++) {
+		struct sub *s = &c->subs[i];
+
+		if (s->in_use && s->wait_lease && s->group == index) {
+			s->wait_lease = false;
+			g->waiting--;
+			sub_send(c, s);
+		}
+	}
 }
 
 void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_msg *m)
 {
-	struct sub *s = sub_for_reply(c, src, m->hdr.req_id);
+	struct sub *s;
 
+	if (m->hdr.type == MESH_MSG_LEASE_GRANT) {
+		on_lease_grant(c, src, m);
+		return;
+	}
+	s = sub_for_reply(c, src, m->hdr.req_id);
 	if (!s) {
 		c->stats.replies_stale++;
 		return;
@@ -472,7 +880,7 @@ void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_m
 	case MESH_MSG_ERROR:
 		mesh_log_warn(c->env, "client: node %u refused a request: %d (%.*s)", src,
 			      m->u.error.code, (int)m->data_len, (const char *)m->data);
-		sub_failed(c, s, m->u.error.code);
+		sub_finish(c, s, m->u.error.code);
 		break;
 	default:
 		mesh_log_warn(c->env, "client: unexpected %s from node %u",
@@ -481,28 +889,84 @@ void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_m
 	}
 }
 
-/* Fail what is overdue, resend what waited for a free path. */
+/* ---- timers ---- */
+
+/* Fail what is past its deadline, send again what is past its attempt's
+ * or waited for a free path. */
 static void sweep(struct mesh_client *c)
 {
 	uint64_t now = mesh_env_now_ns(c->env);
 
 	for (uint32_t i = 0; i < c->cfg.subrequests && c->subs_inflight > 0; i++) {
 		struct sub *s = &c->subs[i];
+		struct cgroup *g;
 
 		if (!s->in_use)
 			continue;
-		if (now >= s->deadline_ns) {
+		g = s->group == NO_GROUP ? NULL : &c->groups[s->group];
+		if (now >= c->slots[s->slot].deadline_ns) {
 			c->stats.timeouts++;
-			mesh_log_debug(c->env, "client: node %u did not answer in time", s->target);
-			sub_failed(c, s, -ETIMEDOUT);
+			mesh_log_debug(c->env, "client: I/O on volume %u timed out%s (group %llu, %u grants)",
+				       c->slots[s->slot].io.volume,
+				       s->wait_lease ? " waiting for a lease" : "",
+				       g ? (unsigned long long)g->config.group : 0ULL,
+				       g ? g->grant_count : 0);
+			sub_finish(c, s, -ETIMEDOUT);
+		} else if (s->wait_lease) {
+			if (!g->asking)
+				lease_ask(c, g);
+		} else if (now >= s->attempt_deadline_ns &&
+			   c->slots[s->slot].io.op == MESH_IO_READ) {
+			/* Silent member: try again, and learn whether the
+			 * configuration moved on. Only reads: a write that may
+			 * have landed is never sent twice (see sub_send). */
+			c->stats.retries++;
+			s->gen++;
+			if (g && !g->asking)
+				lease_ask(c, g);
+			sub_send(c, s);
+		} else if (now >= s->attempt_deadline_ns && g && !g->asking) {
+			lease_ask(c, g);
+			s->attempt_deadline_ns = c->slots[s->slot].deadline_ns;
 		} else if (s->parked) {
 			sub_send(c, s);
 		}
 	}
 }
 
+/* Renew leases of groups in use at half-life; ask again when an ask got
+ * no decision within a tick. */
+static void lease_tick(struct mesh_client *c)
+{
+	uint64_t now = mesh_env_now_ns(c->env);
+	uint64_t tick = c->cfg.lease_ns / LEASE_TICKS;
+	bool more = false;
+
+	for (uint32_t i = 0; i < c->group_count; i++) {
+		struct cgroup *g = &c->groups[i];
+		bool in_use = g->waiting ||
+			      (g->used && now - g->last_used_ns < c->cfg.lease_ns);
+
+		if (!in_use) {
+			g->asking = false; /* nobody waits: the next use asks afresh */
+			continue;
+		}
+		more = true;
+		if (g->asking ? now - g->asked_ns >= tick
+			      : (!c->cfg.no_leases && now >= g->renew_at_ns) || g->waiting)
+			lease_ask(c, g);
+	}
+	if (more)
+		arm_lease_tick(c);
+}
+
 void mesh_client_on_timer(struct mesh_client *c, uint32_t timer_id)
 {
+	if (timer_id == TIMER_LEASE) {
+		c->lease_armed = false;
+		lease_tick(c);
+		return;
+	}
 	if (timer_id == TIMER_SWEEP)
 		c->sweep_armed = false;
 	else if (timer_id == TIMER_RESEND)
@@ -513,3 +977,4 @@ void mesh_client_on_timer(struct mesh_client *c, uint32_t timer_id)
 	if (c->subs_inflight > 0)
 		arm_sweep(c);
 }
+

@@ -1,11 +1,23 @@
 /*
  * core/client.h: the client's data services. Splits volume I/O by layout,
- * fans writes out to every copy, reads one copy (trying the next one when a
- * copy fails or does not answer), and reports completions through a queue
- * the caller drains. Sans-IO: it acts only through its mesh_env.
+ * writes every copy of an extent along its group's chain (head to tail,
+ * each after the one before acknowledged), reads the chain's tail, and
+ * reports completions through a queue the caller drains. Sans-IO: it acts
+ * only through its mesh_env.
+ *
+ * Groups the topology manager runs (given with mesh_client_group_add) are
+ * used only under a lease: the client asks every voter, holds the lease
+ * when a majority and every replica taking writes granted it on one
+ * configuration, tags each request with that configuration's epoch, and
+ * renews at half-life. A request refused for its epoch (-ESTALE) or not
+ * answered waits for a fresh lease and is sent again, head of the chain
+ * first, until the I/O's timeout; an I/O on a group that cannot get a
+ * lease fails with -ETIMEDOUT then, and never reads from an old
+ * configuration. Groups without a manager run on a static configuration
+ * made from the layout (epoch 0, no lease, nothing fails over).
  *
  * Capacity is reserved when the client is made: I/O slots (the queue
- * depth), sub-requests (one per extent per copy in flight) and the
+ * depth), sub-requests (one per extent in flight) and the
  * completion queue. Submitting never allocates; when capacity is short it
  * returns -EAGAIN and the caller reaps and tries again.
  */
@@ -25,6 +37,8 @@
 #define MESH_CLIENT_QUEUE_DEPTH_MAX 4096u
 #define MESH_CLIENT_SUBREQUESTS_MAX (1u << 20)
 #define MESH_CLIENT_VOLUMES_MAX 64u
+/* Groups one client knows: every segment of every volume. */
+#define MESH_CLIENT_GROUPS_MAX (MESH_CLIENT_VOLUMES_MAX * MESH_LAYOUT_SEGMENTS_MAX)
 /* Longest I/O timeout: an hour keeps now + timeout far from wrapping. */
 #define MESH_CLIENT_TIMEOUT_NS_MAX (3600ull * 1000000000ull)
 /* Pause before resending to a busy target or over a full path. */
@@ -38,7 +52,15 @@ enum mesh_io_op {
 struct mesh_client_config {
 	uint32_t queue_depth;   /* I/Os submitted and not yet reaped; 1..MAX */
 	uint32_t subrequests;   /* in flight across all I/Os; 0 = 16 per slot */
-	uint64_t io_timeout_ns; /* a copy that has not answered by then failed */
+	uint64_t io_timeout_ns; /* an I/O not done by then fails (-ETIMEDOUT) */
+	/* Lease to ask voters for (managed groups); 0 = 4 x the attempt
+	 * timeout. The client counts it from before it asked, shortened for
+	 * drift_ppm (core/group.h). */
+	uint64_t lease_ns;
+	uint32_t drift_ppm;
+	/* UNSAFE, for showing that the checks have teeth: a lease once held
+	 * never runs out; it is renewed only after a request is refused. */
+	bool no_leases;
 };
 
 struct mesh_io {
@@ -60,6 +82,9 @@ struct mesh_client_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t subrequests_sent, retries, timeouts;
 	uint64_t replies_stale;     /* late or duplicate replies ignored */
+	uint64_t fenced;            /* requests refused for their epoch */
+	uint64_t lease_requests, leases_acquired;
+	uint64_t epoch_changes;     /* a lease came with a newer configuration */
 };
 
 struct mesh_client;
@@ -82,6 +107,15 @@ void mesh_client_destroy(struct mesh_client *c);
 int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh_layout *l);
 
 /**
+ * Run group @cfg->group under the topology manager, starting from @cfg
+ * (it names the voters to ask for leases; later leases bring newer
+ * configurations). May come before or after the volumes that use it.
+ * Returns 0, -EINVAL (@cfg fails mesh_group_check; logged), -EEXIST,
+ * -ENOSPC past MESH_CLIENT_GROUPS_MAX, or -ENOMEM.
+ */
+int mesh_client_group_add(struct mesh_client *c, const struct mesh_group_config *cfg);
+
+/**
  * Start @io. Returns 0 when it is under way (its completion will be
  * reaped), or at once:
  *   -ENOENT  unknown volume
@@ -91,9 +125,9 @@ int mesh_client_volume_add(struct mesh_client *c, uint32_t id, const struct mesh
  *   -E2BIG   longer than MESH_CLIENT_IO_BYTES_MAX, or needs more
  *            sub-requests than the client has in all
  *   -EAGAIN  no free slot or sub-requests right now: reap, then retry
- * A completion's status is 0 or: -ETIMEDOUT (a copy did not answer within
- * io_timeout_ns; for reads, no copy did), -EIO (a reply was malformed), or
- * the target's own error (-ERANGE, -ENODEV, -EIO, ...).
+ * A completion's status is 0 or: -ETIMEDOUT (not done within io_timeout_ns:
+ * a copy did not answer, or the group had no lease), -EIO (a reply was
+ * malformed), or the target's own error (-ERANGE, -ENODEV, -EIO, ...).
  */
 int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io);
 

@@ -1,6 +1,7 @@
 /*
  * core/env.c: wrappers for the environment's optional slots, so callers get
- * -ENOTSUP instead of a NULL call when a transport lacks one-sided access.
+ * -ENOTSUP instead of a NULL call when a transport lacks one-sided access
+ * (-EOPNOTSUPP when an environment has no metadata store).
  */
 #include "core/env.h"
 
@@ -36,6 +37,20 @@ int mesh_env_rma_revoke(const struct mesh_env *env, uint64_t rkey)
 	if (!env->ops->rma_revoke)
 		return -ENOTSUP;
 	return env->ops->rma_revoke(env->ctx, rkey);
+}
+
+int mesh_env_meta_put(const struct mesh_env *env, uint64_t key, const void *buf, uint32_t len)
+{
+	if (!env->ops->meta_put)
+		return -EOPNOTSUPP;
+	return env->ops->meta_put(env->ctx, key, buf, len);
+}
+
+int mesh_env_meta_get(const struct mesh_env *env, uint64_t key, void *buf, uint32_t cap)
+{
+	if (!env->ops->meta_get)
+		return -EOPNOTSUPP;
+	return env->ops->meta_get(env->ctx, key, buf, cap);
 }
 
 void mesh_env_timer_arm_once(const struct mesh_env *env, uint32_t id, bool *armed,

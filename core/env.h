@@ -108,6 +108,21 @@ struct mesh_env_ops {
 	 */
 	int (*drive_submit)(void *ctx, const struct mesh_drive_io *io);
 
+	/**
+	 * Store @len bytes under @key durably: once this returns 0 they
+	 * survive a crash of the node, replacing what @key held. Small
+	 * records (a voter's promises), written rarely. May be NULL: callers
+	 * go through mesh_env_meta_put(), which returns -EOPNOTSUPP.
+	 */
+	int (*meta_put)(void *ctx, uint64_t key, const void *buf, uint32_t len);
+
+	/**
+	 * Copy the record under @key into @buf (@cap bytes). Returns its
+	 * length, -ENOENT when there is none, or -ENOSPC when @cap is too
+	 * small. May be NULL.
+	 */
+	int (*meta_get)(void *ctx, uint64_t key, void *buf, uint32_t cap);
+
 	/** A uniformly random 64-bit number from the environment's seed. */
 	uint64_t (*random_u64)(void *ctx);
 
@@ -161,6 +176,8 @@ int mesh_env_rma_write(const struct mesh_env *env, uint32_t dst, uint64_t rkey,
 int mesh_env_rma_expose(const struct mesh_env *env, uint32_t drive, uint64_t offset,
 			uint64_t len, unsigned access, uint64_t *rkey);
 int mesh_env_rma_revoke(const struct mesh_env *env, uint64_t rkey);
+int mesh_env_meta_put(const struct mesh_env *env, uint64_t key, const void *buf, uint32_t len);
+int mesh_env_meta_get(const struct mesh_env *env, uint64_t key, void *buf, uint32_t cap);
 
 static inline int mesh_env_drive_submit(const struct mesh_env *env, const struct mesh_drive_io *io)
 {

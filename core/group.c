@@ -93,9 +93,24 @@ static int refuse(const char **why, const char *problem)
 	return -EINVAL;
 }
 
+const char *mesh_group_change_name(enum mesh_group_change change)
+{
+	switch (change) {
+	case MESH_GROUP_MARK_STALE:
+		return "mark-stale";
+	case MESH_GROUP_START_REBUILD:
+		return "start-rebuild";
+	case MESH_GROUP_MARK_ACTIVE:
+		return "mark-active";
+	case MESH_GROUP_REPLACE:
+		return "replace";
+	}
+	return "unknown";
+}
+
 int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_change change,
 		      unsigned member, uint32_t spare_node, uint32_t spare_drive,
-		      struct mesh_group_config *to, const char **why)
+		      uint64_t spare_offset, struct mesh_group_config *to, const char **why)
 {
 	struct mesh_group_config next;
 	uint8_t before, after;
@@ -118,6 +133,15 @@ int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_chan
 			return refuse(why, "the spare is already a member of the group");
 		next.members[member].node = spare_node;
 		next.members[member].drive = spare_drive;
+		next.members[member].offset = spare_offset;
+	}
+	if (after == MESH_MEMBER_REBUILDING) {
+		/* A returning replica may lack anything: it joins at the head of
+		 * the chain, where being behind costs nothing (see group.h). */
+		struct mesh_group_member head = next.members[member];
+
+		memmove(&next.members[1], &next.members[0], member * sizeof(head));
+		next.members[0] = head;
 	}
 	if (mesh_group_check(&next, why))
 		return -EINVAL;
@@ -140,10 +164,47 @@ bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *acc
 			yes = accepted[k] == m->node;
 		if (yes)
 			votes++;
-		else if (m->state == MESH_MEMBER_ACTIVE && m->role == MESH_MEMBER_REPLICA)
+		else if (mesh_group_member_writable(m))
 			return false;
 	}
 	return votes >= mesh_group_majority(c);
+}
+
+bool mesh_group_member_writable(const struct mesh_group_member *m)
+{
+	return m->role == MESH_MEMBER_REPLICA &&
+	       (m->state == MESH_MEMBER_ACTIVE || m->state == MESH_MEMBER_REBUILDING);
+}
+
+unsigned mesh_group_chain(const struct mesh_group_config *c, uint8_t chain[MESH_GROUP_MEMBERS_MAX])
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->member_count; i++) {
+		if (mesh_group_member_writable(&c->members[i]))
+			chain[n++] = (uint8_t)i;
+	}
+	return n;
+}
+
+int mesh_group_tail(const struct mesh_group_config *c)
+{
+	for (unsigned i = c->member_count; i-- > 0;) {
+		const struct mesh_group_member *m = &c->members[i];
+
+		if (m->role == MESH_MEMBER_REPLICA && m->state == MESH_MEMBER_ACTIVE)
+			return (int)i;
+	}
+	return -1;
+}
+
+int mesh_group_member_of(const struct mesh_group_config *c, uint32_t node)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		if (c->members[i].node == node)
+			return (int)i;
+	}
+	return -1;
 }
 
 uint64_t mesh_group_lease_client_end_ns(uint64_t sent_ns, uint64_t lease_ns, uint32_t drift_ppm)

@@ -8,7 +8,22 @@
  *   - when a proposed configuration is committed: accepted by a majority
  *     of the voters and by every member active in it;
  *   - how long a lease lasts, seen from the client that holds it and from
- *     the voter that granted it, under the clock drift bound.
+ *     the voter that granted it, under the clock drift bound;
+ *   - the order in which clients write the members (the chain) and which
+ *     member they read (its tail).
+ *
+ * Chain order. Clients replicate by chain (van Renesse and Schneider,
+ * OSDI 2004), driven from the client: a write goes to the replicas that
+ * take writes (active and rebuilding) one after another in member order,
+ * each only once the one before it acknowledged; reads go to the tail,
+ * the last active replica. So every value the tail holds is already on
+ * every member, and a reader never sees a value that a failure could take
+ * back. Members ahead of the tail may hold newer values of writes still in
+ * flight (or abandoned by a client that crashed); removing any member
+ * keeps the order, and a new tail holds everything the old one did. A
+ * replica that comes back may lack anything, so START_REBUILD and REPLACE
+ * move it to the head (index 0), where lacking values is harmless while
+ * it resyncs, and it stays there once active.
  */
 #ifndef MESH_CORE_GROUP_H
 #define MESH_CORE_GROUP_H
@@ -44,15 +59,20 @@ unsigned mesh_group_majority(const struct mesh_group_config *c);
 
 /**
  * Make @to from @from by one @change to member @member (for REPLACE,
- * @spare_node/@spare_drive name the new replica), with the next epoch.
+ * @spare_node/@spare_drive/@spare_offset name the new replica), with the
+ * next epoch. START_REBUILD and REPLACE move the member to index 0 (the
+ * head of the chain); other members keep their order.
  * Returns 0, or -EINVAL with *@why: @from invalid, member out of range or
  * not a replica, a change its state does not allow (only active -> stale,
  * stale -> rebuilding, rebuilding -> active, stale -> replaced), a change
  * that would leave no active replica, or a spare already in the group.
  */
+/** A short name for @change, for logs ("mark-stale"); "unknown" otherwise. */
+const char *mesh_group_change_name(enum mesh_group_change change);
+
 int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_change change,
 		      unsigned member, uint32_t spare_node, uint32_t spare_drive,
-		      struct mesh_group_config *to, const char **why);
+		      uint64_t spare_offset, struct mesh_group_config *to, const char **why);
 
 /**
  * Whether @c is committed once the voters in @accepted (node ids, @count of
@@ -62,6 +82,18 @@ int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_chan
  */
 bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *accepted,
 			  unsigned count);
+
+/** Whether @m takes writes: a replica that is active or rebuilding. */
+bool mesh_group_member_writable(const struct mesh_group_member *m);
+
+/** Member indices that take writes, in chain order (head first); returns how many. */
+unsigned mesh_group_chain(const struct mesh_group_config *c, uint8_t chain[MESH_GROUP_MEMBERS_MAX]);
+
+/** Index of the member reads go to (the last active replica), or -1. */
+int mesh_group_tail(const struct mesh_group_config *c);
+
+/** Index of @node among the members, or -1. */
+int mesh_group_member_of(const struct mesh_group_config *c, uint32_t node);
 
 /**
  * The end of a lease on the client's clock: it asked at @sent_ns (its

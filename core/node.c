@@ -1,7 +1,8 @@
 /*
  * core/node.c: decode once, then route by message type. Heartbeats go to
- * the heartbeat role, other requests to the target role, replies to the
- * client role. A message that fails to decode is counted and dropped: its
+ * the heartbeat role, configuration and lease messages to the topology
+ * manager, I/O requests to the target role, other replies to the client
+ * role. A message that fails to decode is counted and dropped: its
  * sender cannot be trusted to be who the bytes say, so the requester learns
  * of it by its own timeout.
  */
@@ -11,6 +12,7 @@
 #include "core/heartbeat.h"
 #include "core/proto.h"
 #include "core/target.h"
+#include "core/toma.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -23,12 +25,15 @@ static enum mesh_role role_of(uint8_t type)
 	switch (type) {
 	case MESH_MSG_HEARTBEAT:
 		return MESH_ROLE_HEARTBEAT;
-	case MESH_MSG_IO_READ:
-	case MESH_MSG_IO_WRITE:
-	case MESH_MSG_RMA_GRANT_REQ:
 	case MESH_MSG_CONFIG_READ:
 	case MESH_MSG_CONFIG_PROPOSE:
 	case MESH_MSG_LEASE_REQUEST:
+	case MESH_MSG_CONFIG_REPLY:
+	case MESH_MSG_CONFIG_ACCEPT:
+		return MESH_ROLE_TOMA;
+	case MESH_MSG_IO_READ:
+	case MESH_MSG_IO_WRITE:
+	case MESH_MSG_RMA_GRANT_REQ:
 		return MESH_ROLE_TARGET;
 	default:
 		return MESH_ROLE_CLIENT;
@@ -72,7 +77,8 @@ static void misrouted(struct mesh_node *n, uint32_t src, const struct mesh_msg *
 		return;
 	}
 	mesh_log_warn(&n->env, "node %u: no %s role for %s from node %u", n->env.self,
-		      role == MESH_ROLE_TARGET ? "target" : "client",
+		      role == MESH_ROLE_TARGET ? "target" :
+		      role == MESH_ROLE_TOMA ? "topology manager" : "client",
 		      mesh_proto_type_name(m->hdr.type), src);
 	/* Tell a requester at once rather than let it wait for a timeout. */
 	if (role == MESH_ROLE_TARGET)
@@ -107,6 +113,11 @@ void mesh_node_on_message(struct mesh_node *n, uint32_t src, const void *buf, si
 			break;
 		mesh_client_on_msg(n->client, src, &m);
 		return;
+	case MESH_ROLE_TOMA:
+		if (!n->toma)
+			break;
+		mesh_toma_on_msg(n->toma, src, &m);
+		return;
 	}
 	misrouted(n, src, &m);
 }
@@ -125,6 +136,10 @@ void mesh_node_on_timer(struct mesh_node *n, uint32_t timer_id)
 	case MESH_ROLE_HEARTBEAT:
 		if (n->heartbeat)
 			mesh_heartbeat_on_timer(n->heartbeat, timer_id);
+		break;
+	case MESH_ROLE_TOMA:
+		if (n->toma)
+			mesh_toma_on_timer(n->toma, timer_id);
 		break;
 	default:
 		mesh_log_error(&n->env, "node %u: timer %#x has no owner", n->env.self, timer_id);

@@ -19,17 +19,20 @@ enum mesh_role {
 	MESH_ROLE_CLIENT = 1,
 	MESH_ROLE_TARGET = 2,
 	MESH_ROLE_HEARTBEAT = 3,
+	MESH_ROLE_TOMA = 4,
 };
 
 struct mesh_client;
 struct mesh_heartbeat;
 struct mesh_target;
+struct mesh_toma;
 
 struct mesh_node {
 	struct mesh_env env;
 	struct mesh_client *client;       /* may be NULL */
 	struct mesh_target *target;       /* may be NULL */
 	struct mesh_heartbeat *heartbeat; /* may be NULL */
+	struct mesh_toma *toma;           /* may be NULL: no fencing, no votes */
 	uint64_t rx_malformed;            /* messages that failed to decode */
 	uint64_t rx_misrouted;            /* messages for a role this node lacks */
 };

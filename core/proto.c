@@ -36,10 +36,30 @@
 #define OFF_EPOCH 24
 
 /* On-wire sizes of the shared pieces of a body. */
-#define MEMBER_BYTES 10u		/* node u32, drive u32, role u8, state u8 */
-#define CONFIG_BYTES (8u + 8u + 1u + 1u + MESH_GROUP_MEMBERS_MAX * MEMBER_BYTES)
+#define MEMBER_BYTES 18u	/* node u32, drive u32, role u8, state u8, offset u64 */
+/* group, epoch, bytes u64; copies, member_count u8; the member slots */
+#define CONFIG_BYTES (8u + 8u + 8u + 1u + 1u + MESH_GROUP_MEMBERS_MAX * MEMBER_BYTES)
+
+/*
+ * Body sizes: the sum of each struct's field widths. type_info keeps them in
+ * a u8, and header + body must fit MESH_PROTO_PREFIX_MAX (checked below).
+ */
+#define IO_BYTES (8u + 4u + 4u + 8u + 4u + 8u + 8u + 8u)
+#define IO_REPLY_BYTES (4u + 4u)
+#define RMA_GRANT_REQ_BYTES (8u + 4u + 4u + 8u + 8u)
+#define RMA_GRANT_BYTES (4u + 4u + 8u + 8u + 8u)
+#define RMA_REVOKE_BYTES 8u
+#define HEARTBEAT_BYTES (8u + 4u + 4u + 8u)
+#define CONFIG_READ_BYTES (8u + 8u)
+#define CONFIG_REPLY_BYTES (4u + 8u + 8u + CONFIG_BYTES)
+#define CONFIG_PROPOSE_BYTES (8u + CONFIG_BYTES)
+#define CONFIG_ACCEPT_BYTES (8u + 8u + 8u + 4u + 8u)
+#define LEASE_REQUEST_BYTES (8u + 4u + 8u + 8u + 8u)
+#define LEASE_GRANT_BYTES (4u + 8u + 8u + 8u + CONFIG_BYTES)
+#define ERROR_BYTES 4u
 
 #define RMA_ACCESS_ALL (MESH_RMA_READ | MESH_RMA_WRITE)
+#define IO_FLAGS_ALL MESH_IO_F_RESYNC
 
 /* How a type's data payload length is determined. */
 enum payload {
@@ -118,7 +138,11 @@ static void io_put(const struct mesh_msg *m, uint8_t *p)
 	p = put64(p, b->group);
 	p = put32(p, b->drive);
 	p = put32(p, b->length);
-	put64(p, b->offset);
+	p = put64(p, b->offset);
+	p = put32(p, b->flags);
+	p = put64(p, b->incarnation);
+	p = put64(p, b->seq);
+	put64(p, b->settled);
 }
 
 static void io_get(struct mesh_msg *m, const uint8_t *p)
@@ -128,7 +152,11 @@ static void io_get(struct mesh_msg *m, const uint8_t *p)
 	p = get64(p, &b->group);
 	p = get32(p, &b->drive);
 	p = get32(p, &b->length);
-	get64(p, &b->offset);
+	p = get64(p, &b->offset);
+	p = get32(p, &b->flags);
+	p = get64(p, &b->incarnation);
+	p = get64(p, &b->seq);
+	get64(p, &b->settled);
 }
 
 static int io_check(const struct mesh_msg *m)
@@ -138,6 +166,8 @@ static int io_check(const struct mesh_msg *m)
 	if (b->length == 0 || b->length > MESH_PROTO_DATA_MAX)
 		return -ERANGE;
 	if (add_overflows(b->offset, b->length))
+		return -ERANGE;
+	if (b->flags & ~IO_FLAGS_ALL)
 		return -ERANGE;
 	return 0;
 }
@@ -285,12 +315,13 @@ static void heartbeat_get(struct mesh_msg *m, const uint8_t *p)
 	get64(p, &b->config_epoch);
 }
 
-/* ---- group configuration, shared by CONFIG_REPLY and CONFIG_PROPOSE ---- */
+/* ---- group configuration: CONFIG_REPLY, CONFIG_PROPOSE, LEASE_GRANT ---- */
 
 static uint8_t *config_put(const struct mesh_group_config *c, uint8_t *p)
 {
 	p = put64(p, c->group);
 	p = put64(p, c->epoch);
+	p = put64(p, c->bytes);
 	p = put8(p, c->copies);
 	p = put8(p, c->member_count);
 	for (unsigned i = 0; i < MESH_GROUP_MEMBERS_MAX; i++) {
@@ -298,6 +329,7 @@ static uint8_t *config_put(const struct mesh_group_config *c, uint8_t *p)
 		p = put32(p, c->members[i].drive);
 		p = put8(p, c->members[i].role);
 		p = put8(p, c->members[i].state);
+		p = put64(p, c->members[i].offset);
 	}
 	return p;
 }
@@ -306,6 +338,7 @@ static const uint8_t *config_get(struct mesh_group_config *c, const uint8_t *p)
 {
 	p = get64(p, &c->group);
 	p = get64(p, &c->epoch);
+	p = get64(p, &c->bytes);
 	p = get8(p, &c->copies);
 	p = get8(p, &c->member_count);
 	for (unsigned i = 0; i < MESH_GROUP_MEMBERS_MAX; i++) {
@@ -313,18 +346,20 @@ static const uint8_t *config_get(struct mesh_group_config *c, const uint8_t *p)
 		p = get32(p, &c->members[i].drive);
 		p = get8(p, &c->members[i].role);
 		p = get8(p, &c->members[i].state);
+		p = get64(p, &c->members[i].offset);
 	}
 	return p;
 }
 
 static int member_is_zero(const struct mesh_group_member *mb)
 {
-	return mb->node == 0 && mb->drive == 0 && mb->role == 0 && mb->state == 0;
+	return mb->node == 0 && mb->drive == 0 && mb->role == 0 && mb->state == 0 &&
+	       mb->offset == 0;
 }
 
 static int config_is_empty(const struct mesh_group_config *c)
 {
-	if (c->group || c->epoch || c->copies || c->member_count)
+	if (c->group || c->epoch || c->bytes || c->copies || c->member_count)
 		return 0;
 	for (unsigned i = 0; i < MESH_GROUP_MEMBERS_MAX; i++)
 		if (!member_is_zero(&c->members[i]))
@@ -363,41 +398,57 @@ int mesh_proto_group_config_check(const struct mesh_group_config *c)
 	return config_check(c) ? -EINVAL : 0;
 }
 
+/*
+ * The configuration a voter answers with: valid when @status is 0. A voter
+ * that refuses (say, it has no configuration for the group) may send an
+ * all-zero one instead of a real one.
+ */
+static int answer_config_check(int32_t status, const struct mesh_group_config *c)
+{
+	if (check_status(status))
+		return -ERANGE;
+	if (status != 0 && config_is_empty(c))
+		return 0;
+	return config_check(c);
+}
+
 /* ---- CONFIG_READ, CONFIG_REPLY, CONFIG_PROPOSE, CONFIG_ACCEPT ---- */
 
 static void config_read_put(const struct mesh_msg *m, uint8_t *p)
 {
-	put64(p, m->u.config_read.group);
+	p = put64(p, m->u.config_read.group);
+	put64(p, m->u.config_read.ballot);
 }
 
 static void config_read_get(struct mesh_msg *m, const uint8_t *p)
 {
-	get64(p, &m->u.config_read.group);
+	p = get64(p, &m->u.config_read.group);
+	get64(p, &m->u.config_read.ballot);
 }
 
 static void config_reply_put(const struct mesh_msg *m, uint8_t *p)
 {
-	p = puti32(p, m->u.config_reply.status);
-	config_put(&m->u.config_reply.config, p);
+	const struct mesh_msg_config_reply *b = &m->u.config_reply;
+
+	p = puti32(p, b->status);
+	p = put64(p, b->promised);
+	p = put64(p, b->accepted_ballot);
+	config_put(&b->config, p);
 }
 
 static void config_reply_get(struct mesh_msg *m, const uint8_t *p)
 {
-	p = geti32(p, &m->u.config_reply.status);
-	config_get(&m->u.config_reply.config, p);
+	struct mesh_msg_config_reply *b = &m->u.config_reply;
+
+	p = geti32(p, &b->status);
+	p = get64(p, &b->promised);
+	p = get64(p, &b->accepted_ballot);
+	config_get(&b->config, p);
 }
 
 static int config_reply_check(const struct mesh_msg *m)
 {
-	const struct mesh_msg_config_reply *b = &m->u.config_reply;
-
-	if (check_status(b->status))
-		return -ERANGE;
-	/* A voter that refuses (say, it has no configuration for the group)
-	 * may send an all-zero configuration instead of a real one. */
-	if (b->status != 0 && config_is_empty(&b->config))
-		return 0;
-	return config_check(&b->config);
+	return answer_config_check(m->u.config_reply.status, &m->u.config_reply.config);
 }
 
 static void config_propose_put(const struct mesh_msg *m, uint8_t *p)
@@ -424,7 +475,8 @@ static void config_accept_put(const struct mesh_msg *m, uint8_t *p)
 	p = put64(p, b->group);
 	p = put64(p, b->ballot);
 	p = put64(p, b->epoch);
-	puti32(p, b->status);
+	p = puti32(p, b->status);
+	put64(p, b->retry_ns);
 }
 
 static void config_accept_get(struct mesh_msg *m, const uint8_t *p)
@@ -434,7 +486,8 @@ static void config_accept_get(struct mesh_msg *m, const uint8_t *p)
 	p = get64(p, &b->group);
 	p = get64(p, &b->ballot);
 	p = get64(p, &b->epoch);
-	geti32(p, &b->status);
+	p = geti32(p, &b->status);
+	get64(p, &b->retry_ns);
 }
 
 static int config_accept_check(const struct mesh_msg *m)
@@ -450,7 +503,9 @@ static void lease_request_put(const struct mesh_msg *m, uint8_t *p)
 
 	p = put64(p, b->group);
 	p = put32(p, b->client);
-	put64(p, b->duration_ns);
+	p = put64(p, b->duration_ns);
+	p = put64(p, b->incarnation);
+	put64(p, b->settled);
 }
 
 static void lease_request_get(struct mesh_msg *m, const uint8_t *p)
@@ -459,7 +514,9 @@ static void lease_request_get(struct mesh_msg *m, const uint8_t *p)
 
 	p = get64(p, &b->group);
 	p = get32(p, &b->client);
-	get64(p, &b->duration_ns);
+	p = get64(p, &b->duration_ns);
+	p = get64(p, &b->incarnation);
+	get64(p, &b->settled);
 }
 
 static int lease_request_check(const struct mesh_msg *m)
@@ -473,7 +530,9 @@ static void lease_grant_put(const struct mesh_msg *m, uint8_t *p)
 
 	p = puti32(p, b->status);
 	p = put64(p, b->group);
-	put64(p, b->lease_ns);
+	p = put64(p, b->lease_ns);
+	p = put64(p, b->ballot);
+	config_put(&b->config, p);
 }
 
 static void lease_grant_get(struct mesh_msg *m, const uint8_t *p)
@@ -482,12 +541,14 @@ static void lease_grant_get(struct mesh_msg *m, const uint8_t *p)
 
 	p = geti32(p, &b->status);
 	p = get64(p, &b->group);
-	get64(p, &b->lease_ns);
+	p = get64(p, &b->lease_ns);
+	p = get64(p, &b->ballot);
+	config_get(&b->config, p);
 }
 
 static int lease_grant_check(const struct mesh_msg *m)
 {
-	return check_status(m->u.lease_grant.status);
+	return answer_config_check(m->u.lease_grant.status, &m->u.lease_grant.config);
 }
 
 /* ---- ERROR ---- */
@@ -519,85 +580,95 @@ static int no_check(const struct mesh_msg *m)
 
 static const struct type_info types[MESH_MSG_TYPE_END] = {
 	[MESH_MSG_IO_READ] = {
-		.name = "IO_READ", .version = 1, .body_bytes = 24,
+		.name = "IO_READ", .version = 2, .body_bytes = IO_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = io_put, .get = io_get, .check = io_check,
 	},
 	[MESH_MSG_IO_WRITE] = {
-		.name = "IO_WRITE", .version = 1, .body_bytes = 24,
+		.name = "IO_WRITE", .version = 2, .body_bytes = IO_BYTES,
 		.payload = PAYLOAD_BODY_FIELD, .data_len = io_data_len,
 		.put = io_put, .get = io_get, .check = io_check,
 	},
 	[MESH_MSG_IO_REPLY] = {
-		.name = "IO_REPLY", .version = 1, .body_bytes = 8,
+		.name = "IO_REPLY", .version = 1, .body_bytes = IO_REPLY_BYTES,
 		.payload = PAYLOAD_BODY_FIELD, .data_len = io_reply_data_len,
 		.put = io_reply_put, .get = io_reply_get, .check = io_reply_check,
 	},
 	[MESH_MSG_RMA_GRANT_REQ] = {
-		.name = "RMA_GRANT_REQ", .version = 1, .body_bytes = 32,
+		.name = "RMA_GRANT_REQ", .version = 1, .body_bytes = RMA_GRANT_REQ_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = rma_grant_req_put, .get = rma_grant_req_get,
 		.check = rma_grant_req_check,
 	},
 	[MESH_MSG_RMA_GRANT] = {
-		.name = "RMA_GRANT", .version = 1, .body_bytes = 32,
+		.name = "RMA_GRANT", .version = 1, .body_bytes = RMA_GRANT_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = rma_grant_put, .get = rma_grant_get, .check = rma_grant_check,
 	},
 	[MESH_MSG_RMA_REVOKE] = {
-		.name = "RMA_REVOKE", .version = 1, .body_bytes = 8,
+		.name = "RMA_REVOKE", .version = 1, .body_bytes = RMA_REVOKE_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = rma_revoke_put, .get = rma_revoke_get, .check = no_check,
 	},
 	[MESH_MSG_HEARTBEAT] = {
-		.name = "HEARTBEAT", .version = 1, .body_bytes = 24,
+		.name = "HEARTBEAT", .version = 1, .body_bytes = HEARTBEAT_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = heartbeat_put, .get = heartbeat_get, .check = no_check,
 	},
 	[MESH_MSG_CONFIG_READ] = {
-		.name = "CONFIG_READ", .version = 1, .body_bytes = 8,
+		.name = "CONFIG_READ", .version = 2, .body_bytes = CONFIG_READ_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = config_read_put, .get = config_read_get, .check = no_check,
 	},
 	[MESH_MSG_CONFIG_REPLY] = {
-		.name = "CONFIG_REPLY", .version = 1, .body_bytes = 4 + CONFIG_BYTES,
+		.name = "CONFIG_REPLY", .version = 2, .body_bytes = CONFIG_REPLY_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = config_reply_put, .get = config_reply_get,
 		.check = config_reply_check,
 	},
 	[MESH_MSG_CONFIG_PROPOSE] = {
-		.name = "CONFIG_PROPOSE", .version = 1, .body_bytes = 8 + CONFIG_BYTES,
+		.name = "CONFIG_PROPOSE", .version = 2,
+		.body_bytes = CONFIG_PROPOSE_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = config_propose_put, .get = config_propose_get,
 		.check = config_propose_check,
 	},
 	[MESH_MSG_CONFIG_ACCEPT] = {
-		.name = "CONFIG_ACCEPT", .version = 1, .body_bytes = 28,
+		.name = "CONFIG_ACCEPT", .version = 2, .body_bytes = CONFIG_ACCEPT_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = config_accept_put, .get = config_accept_get,
 		.check = config_accept_check,
 	},
 	[MESH_MSG_LEASE_REQUEST] = {
-		.name = "LEASE_REQUEST", .version = 1, .body_bytes = 20,
+		.name = "LEASE_REQUEST", .version = 2, .body_bytes = LEASE_REQUEST_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = lease_request_put, .get = lease_request_get,
 		.check = lease_request_check,
 	},
 	[MESH_MSG_LEASE_GRANT] = {
-		.name = "LEASE_GRANT", .version = 1, .body_bytes = 20,
+		.name = "LEASE_GRANT", .version = 2, .body_bytes = LEASE_GRANT_BYTES,
 		.payload = PAYLOAD_NONE,
 		.put = lease_grant_put, .get = lease_grant_get,
 		.check = lease_grant_check,
 	},
 	[MESH_MSG_ERROR] = {
-		.name = "ERROR", .version = 1, .body_bytes = 4,
+		.name = "ERROR", .version = 1, .body_bytes = ERROR_BYTES,
 		.payload = PAYLOAD_REST,
 		.put = error_put, .get = error_get, .check = error_check,
 	},
 };
 
-_Static_assert(MESH_PROTO_HEADER_BYTES + 8 + CONFIG_BYTES <= MESH_PROTO_PREFIX_MAX,
-	       "largest body must fit MESH_PROTO_PREFIX_MAX");
+/* A body fits type_info's u8, and with the header it fits PREFIX_MAX. */
+#define BODY_FITS(bytes) \
+	((bytes) <= UINT8_MAX && MESH_PROTO_HEADER_BYTES + (bytes) <= MESH_PROTO_PREFIX_MAX)
+_Static_assert(BODY_FITS(IO_BYTES) && BODY_FITS(IO_REPLY_BYTES) &&
+	       BODY_FITS(RMA_GRANT_REQ_BYTES) && BODY_FITS(RMA_GRANT_BYTES) &&
+	       BODY_FITS(RMA_REVOKE_BYTES) && BODY_FITS(HEARTBEAT_BYTES) &&
+	       BODY_FITS(CONFIG_READ_BYTES) && BODY_FITS(CONFIG_REPLY_BYTES) &&
+	       BODY_FITS(CONFIG_PROPOSE_BYTES) && BODY_FITS(CONFIG_ACCEPT_BYTES) &&
+	       BODY_FITS(LEASE_REQUEST_BYTES) && BODY_FITS(LEASE_GRANT_BYTES) &&
+	       BODY_FITS(ERROR_BYTES),
+	       "every body must fit a u8 and, with the header, MESH_PROTO_PREFIX_MAX");
 _Static_assert(MESH_PROTO_MSG_MAX <= INT32_MAX, "lengths travel as u32 and long");
 
 static const struct type_info *type_lookup(uint8_t type)

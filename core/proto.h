@@ -21,6 +21,21 @@
  * field is in range, or a negative errno that mesh_proto_strerror() names.
  * The decoder never reads outside [buf, buf+len). Decoded payloads point into
  * the caller's buffer (no copy), so they live as long as it does.
+ *
+ * Each body packs its struct's fields in declaration order, with fixed widths
+ * and no padding, so every type has one body size. A body version changes
+ * whenever its layout does; a peer on another version is refused with
+ * -EPROTONOSUPPORT rather than misread. Body version 2 (IO_READ, IO_WRITE and
+ * the CONFIG_* and LEASE_* types) carries the topology manager's state (see
+ * docs/toma.md):
+ *   - ballots: CONFIG_READ with a ballot is Paxos' prepare; CONFIG_REPLY
+ *     answers with the voter's promise and the ballot of its accepted
+ *     configuration; LEASE_GRANT names that ballot too.
+ *   - where a group lives: each member's segment offset on its drive, and
+ *     the segment's size in the configuration.
+ *   - write tracking: a client's incarnation, write sequence number and
+ *     settled mark travel with each I/O and lease request, so targets can
+ *     tell which writes every member may still lack.
  */
 #ifndef MESH_CORE_PROTO_H
 #define MESH_CORE_PROTO_H
@@ -79,13 +94,29 @@ struct mesh_msg_header {
 	uint64_t epoch;
 };
 
-/* IO_READ and IO_WRITE. For IO_WRITE, mesh_msg.data carries @length bytes. */
+/* mesh_msg_io.flags. Any other bit is refused (-ERANGE), so a bit can gain a
+ * meaning later without old peers silently ignoring it. */
+#define MESH_IO_F_RESYNC 1u     /* a resync copy from another replica, not a
+				 * client write */
+
+/*
+ * IO_READ and IO_WRITE. For IO_WRITE, mesh_msg.data carries @length bytes.
+ * A write is named by (@incarnation, @seq). @settled lets a target drop what
+ * it tracks about older writes of that incarnation: they reached every
+ * member. The proto layer checks none of the three: any value is valid.
+ */
 struct mesh_msg_io {
 	uint64_t group;         /* protection group the extent belongs to */
 	uint32_t drive;         /* drive index on the target */
 	uint32_t length;        /* bytes, 1..MESH_PROTO_DATA_MAX */
 	uint64_t offset;        /* byte offset on the drive; offset + length
 				 * must not wrap around u64 */
+	uint32_t flags;         /* MESH_IO_F_* */
+	uint64_t incarnation;   /* the sending client's, random per client start */
+	uint64_t seq;           /* the client's write sequence number; 0 for reads */
+	uint64_t settled;       /* every write of this incarnation with seq below
+				 * this was acknowledged by every member it was
+				 * sent to */
 };
 
 /* IO_REPLY. For a successful read, mesh_msg.data carries @length bytes. */
@@ -132,28 +163,40 @@ struct mesh_group_member {
 	uint32_t drive;
 	uint8_t role;           /* enum mesh_member_role */
 	uint8_t state;          /* enum mesh_member_state */
+	uint64_t offset;        /* first byte of the group's segment on @drive
+				 * (0 for a witness) */
 };
 
 /*
  * Valid when: copies 1..3, member_count 1..MESH_GROUP_MEMBERS_MAX, every used
  * member has a known role and state, exactly @copies members are REPLICAs,
- * and every slot past member_count is all zero.
+ * and every slot past member_count is all zero (offset included). @bytes and
+ * the members' offsets are not judged here: the wire carries any value,
+ * 0 included; core/group.h says which configurations make sense.
  */
 struct mesh_group_config {
 	uint64_t group;
 	uint64_t epoch;
+	uint64_t bytes;         /* bytes of the segment each replica holds */
 	uint8_t copies;         /* replicas that hold data, 1..3 */
 	uint8_t member_count;   /* 1..MESH_GROUP_MEMBERS_MAX */
 	struct mesh_group_member members[MESH_GROUP_MEMBERS_MAX];
 };
 
+/* A plain read (@ballot 0), or Paxos' prepare: promise @ballot. */
 struct mesh_msg_config_read {
 	uint64_t group;
+	uint64_t ballot;        /* ballot to promise; 0 = a plain read, no promise */
 };
 
-/* @config is valid when status is 0; a refusal may send it all zero. */
+/*
+ * The answer to CONFIG_READ. @config is valid when status is 0; a refusal
+ * may send it all zero (say, the voter has no configuration for the group).
+ */
 struct mesh_msg_config_reply {
 	int32_t status;         /* 0 or a negative errno */
+	uint64_t promised;      /* highest ballot the voter promised */
+	uint64_t accepted_ballot; /* ballot under which it accepted @config */
 	struct mesh_group_config config;
 };
 
@@ -162,23 +205,38 @@ struct mesh_msg_config_propose {
 	struct mesh_group_config config;
 };
 
+/*
+ * A voter's answer to CONFIG_PROPOSE. -EBUSY means a lease the voter granted
+ * under an older epoch has not yet expired: retry after @retry_ns.
+ */
 struct mesh_msg_config_accept {
 	uint64_t group;
 	uint64_t ballot;
 	uint64_t epoch;
 	int32_t status;         /* 0 = accepted, else why not */
+	uint64_t retry_ns;      /* status -EBUSY: how long (ns, voter's clock)
+				 * until the voter may accept; 0 otherwise */
 };
 
 struct mesh_msg_lease_request {
 	uint64_t group;
 	uint32_t client;
 	uint64_t duration_ns;   /* nonzero */
+	uint64_t incarnation;   /* as in mesh_msg_io */
+	uint64_t settled;       /* as in mesh_msg_io */
 };
 
+/*
+ * The voter's configuration comes with the lease, so a client learns both in
+ * one round trip. As in CONFIG_REPLY, @config is valid when status is 0, and
+ * a refusal may send it all zero.
+ */
 struct mesh_msg_lease_grant {
 	int32_t status;         /* 0 or a negative errno */
 	uint64_t group;
 	uint64_t lease_ns;      /* granted length, measured from the request */
+	uint64_t ballot;        /* ballot under which the voter accepted @config */
+	struct mesh_group_config config;
 };
 
 /*
@@ -214,8 +272,9 @@ struct mesh_msg {
 /**
  * Encode @m's header and body into @buf (capacity @cap) and return the number
  * of bytes written (header + body), or a negative errno:
- *   -EINVAL   a field is out of range (unknown type, bad state, length
- *             mismatch between a body field and data_len, ...)
+ *   -EINVAL   a field is out of range (unknown type, bad state, unknown
+ *             I/O flag, length mismatch between a body field and
+ *             data_len, ...)
  *   -ENOSPC   @cap is too small (MESH_PROTO_PREFIX_MAX always suffices)
  * The data payload (m->data, m->data_len) is not copied: send it as the next
  * iov after the returned prefix. The CRC in the header covers it. The
@@ -237,9 +296,10 @@ int mesh_proto_group_config_check(const struct mesh_group_config *c);
  *                     size (or the data length its body announces), or
  *                     exceeds MESH_PROTO_MSG_MAX
  *   -EILSEQ           CRC32C mismatch
- *   -ERANGE           a body field is out of range (zero I/O length, member
- *                     count above MESH_GROUP_MEMBERS_MAX, unknown member
- *                     state or role, data length above the limit, ...)
+ *   -ERANGE           a body field is out of range (zero I/O length,
+ *                     unknown I/O flag, member count above
+ *                     MESH_GROUP_MEMBERS_MAX, unknown member state or role,
+ *                     data length above the limit, ...)
  * On error @out is unspecified. Never reads outside [buf, buf+len).
  */
 int mesh_proto_decode(const void *buf, size_t len, struct mesh_msg *out);

@@ -20,8 +20,17 @@
 #include <string.h>
 
 #include "core/node.h"
+#include "core/toma.h"
 
 #define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_TARGET, 1)
+/* Writes remembered to recognise a duplicate delivery. */
+#define RECENT_WRITES 128u
+
+/* A client's write, as its incarnation and sequence number name it. */
+struct write_id {
+	uint64_t incarnation, seq, offset;
+	uint32_t drive;
+};
 
 struct request {
 	bool in_use;
@@ -49,6 +58,10 @@ struct mesh_target {
 	 * starts and stops failing, not once per I/O. */
 	bool drive_failing[MESH_TARGET_DRIVES_MAX];
 	bool resend_armed;
+	/* The last writes taken, so that a network that delivers a message
+	 * twice cannot apply an old write again over a newer one. */
+	struct write_id recent[RECENT_WRITES];
+	uint32_t recent_next;
 };
 
 static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
@@ -162,23 +175,56 @@ static void release(struct mesh_target *t, struct request *r)
 	t->free_reqs[t->free_count++] = (uint32_t)(r - t->reqs);
 }
 
+/* Whether @io is a write this target took already; remembers it if not. */
+static bool seen_before(struct mesh_target *t, const struct mesh_msg_io *io)
+{
+	struct write_id id = {
+		.incarnation = io->incarnation, .seq = io->seq, .offset = io->offset,
+		.drive = io->drive,
+	};
+
+	if (!io->seq)
+		return false; /* not numbered by its client */
+	for (uint32_t i = 0; i < RECENT_WRITES; i++) {
+		const struct write_id *r = &t->recent[i];
+
+		if (r->seq == id.seq && r->incarnation == id.incarnation &&
+		    r->offset == id.offset && r->drive == id.drive)
+			return true;
+	}
+	t->recent[t->recent_next] = id;
+	t->recent_next = (t->recent_next + 1) % RECENT_WRITES;
+	return false;
+}
+
 static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
 {
 	const struct mesh_msg_io *io = &m->u.io;
 	bool write = m->hdr.type == MESH_MSG_IO_WRITE;
+	uint64_t epoch = m->hdr.epoch;
 	int rc = check_io(t, io);
 
+	if (!rc && t->cfg.toma) {
+		rc = mesh_toma_io_check(t->cfg.toma, io->group, m->hdr.epoch, m->hdr.type, &epoch);
+		t->stats.fenced += rc == -ESTALE;
+	}
 	if (rc) {
 		t->stats.rejected++;
 		mesh_log_debug(t->env, "target: %s drive %u [%llu +%u] from node %u refused: %d",
 			       mesh_proto_type_name(m->hdr.type), io->drive,
 			       (unsigned long long)io->offset, io->length, src, rc);
-		reply_io(t, src, m->hdr.req_id, m->hdr.epoch, rc, NULL, 0);
+		/* A fenced request learns the epoch this node holds. */
+		reply_io(t, src, m->hdr.req_id, epoch, rc, NULL, 0);
 		return;
 	}
 	if (t->free_count == 0) {
 		t->stats.busy++;
 		reply_io(t, src, m->hdr.req_id, m->hdr.epoch, -EAGAIN, NULL, 0);
+		return;
+	}
+	if (write && seen_before(t, io)) {
+		/* Its first delivery was taken (and answered, or will be). */
+		t->stats.duplicates++;
 		return;
 	}
 	struct request *r = &t->reqs[t->free_reqs[--t->free_count]];

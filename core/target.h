@@ -20,17 +20,25 @@
 /* Pause before sending again an answer that met a full path. */
 #define MESH_TARGET_RESEND_NS 50000ull
 
+struct mesh_toma;
+
 struct mesh_target_config {
 	uint32_t drive_count;                          /* 1..MESH_TARGET_DRIVES_MAX */
 	uint64_t drive_bytes[MESH_TARGET_DRIVES_MAX];  /* capacity of each drive */
 	uint32_t inflight;                             /* request slots, 1..MAX */
 	uint32_t io_bytes_max;                         /* per request, <= MESH_PROTO_DATA_MAX */
+	/* The node's topology manager: I/O is served only under the epoch
+	 * it holds for the request's group (-ESTALE otherwise). NULL: no
+	 * fencing, for clusters without one. Must outlive the target. */
+	struct mesh_toma *toma;
 };
 
 struct mesh_target_stats {
 	uint64_t reads, writes;
 	uint64_t bytes_read, bytes_written;
 	uint64_t rejected;      /* answered with an error before any drive I/O */
+	uint64_t fenced;        /* of those, refused for a wrong epoch (-ESTALE) */
+	uint64_t duplicates;    /* writes delivered twice, dropped */
 	uint64_t busy;          /* answered -EAGAIN: no free slot */
 	uint64_t drive_errors;
 	uint64_t replies_deferred; /* answers that met a full path and waited */

@@ -1118,6 +1118,17 @@ static void diagnose(struct checker *c, struct mesh_block_key key, struct mesh_c
 	if (!explain_stale_read(c, d, sizeof(d)) && !explain_new_then_old(c, d, sizeof(d)))
 		explain_stuck(c, d, sizeof(d));
 	violation(out, key, "%s", d);
+	/* MESH_HISTORY_DUMP=1: the whole block's history, for debugging. */
+	if (getenv("MESH_HISTORY_DUMP")) {
+		for (size_t i = 0; i < c->n; i++) {
+			const struct lop *o = &c->ops[i];
+
+			fprintf(stderr, "  client %u %s 0x%llx [%s, %s]\n", o->client,
+				o->kind == MESH_HISTORY_READ ? "read " : "write",
+				(unsigned long long)o->value, tfmt(o->t_inv_ns).s,
+				o->t_resp_ns == T_OPEN ? "open" : tfmt(o->t_resp_ns).s);
+		}
+	}
 }
 
 /* ---- the checks ---- */

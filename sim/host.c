@@ -28,6 +28,7 @@
 #include "core/heartbeat.h"
 #include "core/rng.h"
 #include "core/target.h"
+#include "core/toma.h"
 #include "sim/sg_wait.h"
 #include "sim/simnode.h"
 
@@ -204,12 +205,64 @@ static void env_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_l
 }
 
 /* One-sided access is not modelled yet: the wrappers answer -ENOTSUP. */
+/* The metadata store: records in the node's memory, which a crash keeps
+ * (it loses only the roles), as a drive's metadata area would. */
+static struct sim_meta *meta_find(struct simnode *n, uint64_t key)
+{
+	for (uint32_t i = 0; i < n->meta_count; i++) {
+		if (n->meta[i].key == key)
+			return &n->meta[i];
+	}
+	return NULL;
+}
+
+static int env_meta_put(void *ctx, uint64_t key, const void *buf, uint32_t len)
+{
+	struct simnode *n = ctx;
+	struct sim_meta *m = meta_find(n, key);
+	uint8_t *bytes = malloc(len ? len : 1);
+
+	if (!bytes)
+		return -ENOMEM;
+	memcpy(bytes, buf, len);
+	if (!m) {
+		struct sim_meta *grown = realloc(n->meta, (n->meta_count + 1) * sizeof(*grown));
+
+		if (!grown) {
+			free(bytes);
+			return -ENOMEM;
+		}
+		n->meta = grown;
+		m = &n->meta[n->meta_count++];
+		m->key = key;
+	} else {
+		free(m->bytes);
+	}
+	m->bytes = bytes;
+	m->len = len;
+	return 0;
+}
+
+static int env_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap)
+{
+	struct sim_meta *m = meta_find(ctx, key);
+
+	if (!m)
+		return -ENOENT;
+	if (m->len > cap)
+		return -ENOSPC;
+	memcpy(buf, m->bytes, m->len);
+	return (int)m->len;
+}
+
 static const struct mesh_env_ops sim_env_ops = {
 	.now_ns = env_now_ns,
 	.timer_arm = env_timer_arm,
 	.timer_cancel = env_timer_cancel,
 	.send = env_send,
 	.drive_submit = env_drive_submit,
+	.meta_put = env_meta_put,
+	.meta_get = env_meta_get,
 	.random_u64 = env_random_u64,
 	.vlog = env_vlog,
 };
@@ -223,6 +276,8 @@ static void on_peer_change(void *arg, uint32_t node, bool alive)
 	if (!alive)
 		n->suspicions++;
 	sim_trace(n->sim, n->id, alive ? "peer-up" : "peer-down", node, 0);
+	if (n->node.toma)
+		mesh_toma_on_peer_change(n->node.toma, node, alive);
 }
 
 static int heartbeat_start(struct simnode *n)
@@ -244,6 +299,42 @@ static int heartbeat_start(struct simnode *n)
 	return rc ? rc : mesh_heartbeat_start(n->node.heartbeat);
 }
 
+/* The topology manager, voting in the node's groups. Every target runs
+ * one, so every target fences. */
+static int toma_start(struct simnode *n)
+{
+	struct mesh_sim *sim = n->sim;
+	struct mesh_toma_config cfg = {
+		.lease_ns = sim->lease_ns,
+		.drift_ppm = sim->scn->clock.drift_ppm,
+		.round_timeout_ns = sim->lease_ns + sim->scn->client.io_timeout_ns,
+		.no_fencing = sim->opt.no_fencing,
+	};
+	int rc = mesh_toma_create(&n->node.env, &cfg, &n->node.toma);
+
+	for (uint32_t i = 0; rc == 0 && i < n->group_count; i++)
+		rc = mesh_toma_group_add(n->node.toma, &sim->groups[n->groups[i]]);
+	return rc;
+}
+
+void sim_roles_count(struct simnode *n)
+{
+	if (n->node.heartbeat) {
+		struct mesh_heartbeat_stats st;
+
+		mesh_heartbeat_stats(n->node.heartbeat, &st);
+		n->heartbeats_sent += st.beats_sent;
+	}
+	if (n->node.toma) {
+		struct mesh_toma_stats st;
+
+		mesh_toma_stats(n->node.toma, &st);
+		n->epochs_committed += st.commits;
+		n->leases_granted += st.leases_granted;
+		n->io_fenced += st.io_fenced;
+	}
+}
+
 int sim_roles_start(struct simnode *n)
 {
 	int rc = 0;
@@ -260,7 +351,10 @@ int sim_roles_start(struct simnode *n)
 
 		for (uint32_t d = 0; d < n->drive_count; d++)
 			cfg.drive_bytes[d] = n->drives[d].bytes;
-		rc = mesh_target_create(&n->node.env, &cfg, &n->node.target);
+		rc = toma_start(n);
+		cfg.toma = n->node.toma;
+		if (rc == 0)
+			rc = mesh_target_create(&n->node.env, &cfg, &n->node.target);
 		if (rc == 0)
 			rc = heartbeat_start(n);
 	}
@@ -274,19 +368,16 @@ int sim_roles_start(struct simnode *n)
 
 void sim_roles_stop(struct simnode *n)
 {
-	if (n->node.heartbeat) {
-		struct mesh_heartbeat_stats st;
-
-		mesh_heartbeat_stats(n->node.heartbeat, &st);
-		n->heartbeats_sent += st.beats_sent;
-		mesh_heartbeat_destroy(n->node.heartbeat);
-	}
+	sim_roles_count(n);
+	mesh_heartbeat_destroy(n->node.heartbeat);
 	if (n->is_client)
 		sim_client_crash(n);
 	if (n->node.client)
 		mesh_client_destroy(n->node.client);
 	if (n->node.target)
 		mesh_target_destroy(n->node.target);
+	mesh_toma_destroy(n->node.toma);
+	n->node.toma = NULL;
 	n->node.heartbeat = NULL;
 	n->node.client = NULL;
 	n->node.target = NULL;

@@ -39,13 +39,15 @@ struct cli {
 	bool seed_set, progress;
 	enum mesh_log_level log_level;
 	const char *targets, *clients, *racks, *duration;
+	bool no_leases, no_fencing;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mesh-sim SCENARIO.scn [--seed N] [--targets N] [--clients N] [--racks N]\n"
 		   "                [--duration T] [--out DIR] [--trace FILE] [--platform FILE]\n"
-		   "                [--log error|warn|info|debug] [--no-progress]\n");
+		   "                [--log error|warn|info|debug] [--no-progress]\n"
+		   "                [--unsafe no-leases|no-fencing]...\n");
 }
 
 static int cli_parse(int argc, char **argv, struct cli *c)
@@ -61,6 +63,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "platform", required_argument, NULL, 'p' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "no-progress", no_argument, NULL, 'n' },
+		{ "unsafe", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -92,6 +95,17 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 			}
 			break;
 		case 'n': c->progress = false; break;
+		case 'u':
+			if (!strcmp(optarg, "no-leases")) {
+				c->no_leases = true;
+			} else if (!strcmp(optarg, "no-fencing")) {
+				c->no_fencing = true;
+			} else {
+				fprintf(stderr, "mesh-sim: --unsafe %s: expected no-leases or no-fencing\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -260,6 +274,8 @@ int main(int argc, char **argv)
 		.log_level = c.log_level,
 		.progress = c.progress,
 		.platform_path = c.platform,
+		.no_leases = c.no_leases,
+		.no_fencing = c.no_fencing,
 	};
 
 	if (c.trace && !(o.trace = fopen(c.trace, "w"))) {
@@ -277,9 +293,15 @@ int main(int argc, char **argv)
 	if (sim_report(&scn, &res, c.out_dir, command))
 		return EXIT_SETUP;
 	if (!mesh_report_passed(&res)) {
+		/* Everything that shapes the run, so the command replays it. */
 		fprintf(stderr, "mesh-sim: %s seed %" PRIu64 ": checks FAILED; rerun with "
-				"`mesh-sim %s --seed %" PRIu64 "`\n", scn.path, scn.seed, scn.path,
-			scn.seed);
+				"`mesh-sim %s --seed %" PRIu64 "%s%s%s%s%s%s%s%s%s%s`\n", scn.path,
+			scn.seed, scn.path, scn.seed, c.no_leases ? " --unsafe no-leases" : "",
+			c.no_fencing ? " --unsafe no-fencing" : "",
+			c.targets ? " --targets " : "", c.targets ? c.targets : "",
+			c.clients ? " --clients " : "", c.clients ? c.clients : "",
+			c.racks ? " --racks " : "", c.racks ? c.racks : "",
+			c.duration ? " --duration " : "", c.duration ? c.duration : "");
 		return EXIT_VIOLATION;
 	}
 	return 0;

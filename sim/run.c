@@ -225,25 +225,127 @@ static int peer_add(struct simnode *n, uint32_t peer)
 	return 0;
 }
 
-/* A target's heartbeat peers: the other replicas of its groups. */
+/* A witness for a group of an even copy count: a target that holds no
+ * copy, in a rack of its own when one is near. It is a function of the
+ * replicas alone (the targets after the lowest replica id), so groups that
+ * share replicas share their witness: with copyset placement a target
+ * then has as few heartbeat peers as its scatter width allows, where a
+ * random witness per group would give it peers all over the cluster. */
+static uint32_t witness_pick(struct mesh_sim *sim, const struct mesh_segment *seg, uint32_t copies)
+{
+	const struct mesh_scenario *s = sim->scn;
+	uint32_t targets = s->topology.targets, low = UINT32_MAX, pick = UINT32_MAX;
+
+	for (uint32_t r = 0; r < copies; r++)
+		low = seg->replicas[r].target < low ? seg->replicas[r].target : low;
+	for (uint32_t k = 1; k <= 64 && k < targets; k++) {
+		uint32_t cand = (low + k) % targets; /* targets are nodes 0..targets-1 */
+		bool holder = false, same_rack = false;
+
+		for (uint32_t r = 0; r < copies; r++) {
+			holder |= seg->replicas[r].target == cand;
+			same_rack |= mesh_scenario_rack(s, seg->replicas[r].target) ==
+				     mesh_scenario_rack(s, cand);
+		}
+		if (holder)
+			continue;
+		if (pick == UINT32_MAX)
+			pick = cand;
+		if (!same_rack)
+			return cand;
+	}
+	return pick;
+}
+
+/* Every segment is a protection group: its replicas, in layout order, and
+ * a witness when the copy count is even, all active at epoch 1. */
+static int groups_make(struct mesh_sim *sim)
+{
+	for (uint32_t v = 0; v < sim->volume_count; v++)
+		sim->group_count += sim->volumes[v].layout.segment_count;
+	sim->groups = calloc(sim->group_count ? sim->group_count : 1, sizeof(*sim->groups));
+	if (!sim->groups)
+		return -ENOMEM;
+	for (uint32_t v = 0; v < sim->volume_count; v++) {
+		const struct mesh_layout *l = &sim->volumes[v].layout;
+
+		for (uint32_t sg = 0; sg < l->segment_count; sg++) {
+			const struct mesh_segment *seg = &l->segments[sg];
+			struct mesh_group_config *c;
+
+			if (seg->group == 0 || seg->group > sim->group_count)
+				return -EINVAL;
+			c = &sim->groups[seg->group - 1];
+			*c = (struct mesh_group_config){
+				.group = seg->group, .epoch = 1, .bytes = seg->bytes,
+				.copies = (uint8_t)l->copies,
+			};
+			for (uint32_t r = 0; r < l->copies; r++)
+				c->members[c->member_count++] = (struct mesh_group_member){
+					.node = seg->replicas[r].target,
+					.drive = seg->replicas[r].drive,
+					.offset = seg->replicas[r].drive_offset,
+					.role = MESH_MEMBER_REPLICA,
+					.state = MESH_MEMBER_ACTIVE,
+				};
+			if (l->copies % 2 == 0) {
+				uint32_t w = witness_pick(sim, seg, l->copies);
+
+				if (w == UINT32_MAX) {
+					fprintf(stderr, "mesh-sim: group %" PRIu64 ": no target "
+							"left to be its witness\n", seg->group);
+					return -EINVAL;
+				}
+				c->members[c->member_count++] = (struct mesh_group_member){
+					.node = w, .role = MESH_MEMBER_WITNESS,
+					.state = MESH_MEMBER_ACTIVE,
+				};
+			}
+		}
+	}
+	return 0;
+}
+
+/* Each target's groups, and its heartbeat peers: the other replicas of
+ * the groups it holds a copy of. A witness takes no part in the
+ * heartbeat: failure detection is the replicas' job, and the witness only
+ * votes when asked, so it adds no peers. That keeps a target's peers at
+ * what placement gives it (the copyset scatter width), however large the
+ * cluster. */
 static int peers_make(struct mesh_sim *sim)
 {
 	uint64_t over = 0;
 
-	for (uint32_t v = 0; v < sim->volume_count; v++) {
-		const struct mesh_layout *l = &sim->volumes[v].layout;
+	for (uint32_t pass = 0; pass < 2; pass++) {
+		for (uint32_t gi = 0; gi < sim->group_count; gi++) {
+			const struct mesh_group_config *c = &sim->groups[gi];
 
-		for (uint32_t s = 0; s < l->segment_count; s++) {
-			for (uint32_t a = 0; a < l->copies; a++) {
-				for (uint32_t b = 0; b < l->copies; b++) {
-					int rc = peer_add(&sim->nodes[l->segments[s].replicas[a].target],
-							  l->segments[s].replicas[b].target);
+			for (uint32_t a = 0; a < c->member_count; a++) {
+				struct simnode *n = &sim->nodes[c->members[a].node];
+
+				if (pass == 1)
+					n->groups[n->group_count] = gi;
+				n->group_count++;
+				for (uint32_t b = 0; pass == 1 && b < c->member_count; b++) {
+					int rc;
+
+					if (c->members[a].role != MESH_MEMBER_REPLICA ||
+					    c->members[b].role != MESH_MEMBER_REPLICA)
+						continue;
+					rc = peer_add(n, c->members[b].node);
 
 					if (rc == -ENOMEM)
 						return rc;
 					over += rc == -ENOSPC;
 				}
 			}
+		}
+		for (uint32_t i = 0; pass == 0 && i < sim->node_count; i++) {
+			struct simnode *n = &sim->nodes[i];
+
+			if (n->group_count && !(n->groups = calloc(n->group_count, sizeof(uint32_t))))
+				return -ENOMEM;
+			n->group_count = 0;
 		}
 	}
 	if (over)
@@ -339,6 +441,8 @@ static int setup(struct mesh_sim *sim)
 	if (!rc)
 		rc = volumes_make(sim);
 	if (!rc)
+		rc = groups_make(sim);
+	if (!rc)
 		rc = peers_make(sim);
 	if (!rc)
 		rc = clients_make(sim);
@@ -367,14 +471,12 @@ static void collect(struct mesh_sim *sim, struct mesh_sim_result *res)
 	for (uint32_t i = 0; i < sim->node_count; i++) {
 		struct simnode *n = &sim->nodes[i];
 
-		if (n->node.heartbeat) {
-			struct mesh_heartbeat_stats st;
-
-			mesh_heartbeat_stats(n->node.heartbeat, &st);
-			n->heartbeats_sent += st.beats_sent;
-		}
+		sim_roles_count(n);
 		res->heartbeats_sent += n->heartbeats_sent;
 		res->suspicions += n->suspicions;
+		res->epochs_committed += n->epochs_committed;
+		res->io_fenced += n->io_fenced;
+		res->leases_granted += n->leases_granted;
 		peers += n->peer_count;
 		if (n->peer_count > res->heartbeat_peers_max)
 			res->heartbeat_peers_max = n->peer_count;
@@ -427,12 +529,17 @@ static void teardown(struct mesh_sim *sim)
 			mesh_simdrive_free(&n->drives[d]);
 		free(n->drives);
 		free(n->peers);
+		free(n->groups);
+		for (uint32_t k = 0; k < n->meta_count; k++)
+			free(n->meta[k].bytes);
+		free(n->meta);
 	}
 	for (uint32_t k = 0; sim->clients && k < sim->scn->topology.clients; k++)
 		sim_client_destroy(sim->clients[k]);
 	free(sim->clients);
 	free(sim->nodes);
 	free(sim->volumes);
+	free(sim->groups);
 	mesh_history_destroy(sim->history);
 }
 
@@ -448,6 +555,9 @@ int mesh_sim_run(const struct mesh_scenario *s, const struct mesh_sim_options *o
 	sim = (struct mesh_sim){ .scn = s, .opt = *o, .res = out, .rng = o->seed };
 	out->seed = o->seed;
 	mesh_netfault_init(&sim.net, s);
+	sim.lease_ns = s->client.lease_ns ? s->client.lease_ns : s->client.io_timeout_ns / 4;
+	if (sim.lease_ns < MESH_SCN_LEASE_NS_MIN)
+		sim.lease_ns = MESH_SCN_LEASE_NS_MIN;
 	sim.verify_at_ns = s->duration_ns + s->client.io_timeout_ns + SIM_DRAIN_MARGIN_NS;
 	sim.end_limit_ns = sim.verify_at_ns + SIM_VERIFY_SETTLE_NS +
 			   (uint64_t)SIM_VERIFY_TRIES * 4 * s->client.io_timeout_ns + 10000000000ull;

@@ -881,7 +881,8 @@ static int stmt_drive(struct parser *p, struct words *w)
 static int stmt_client(struct parser *p, struct words *w)
 {
 	static const struct key keys[] = {
-		{ "queue_depth", false }, { "io_timeout", false }, { NULL, false },
+		{ "queue_depth", false }, { "io_timeout", false }, { "lease", false },
+		{ NULL, false },
 	};
 	struct mesh_scn_client *c = &p->s->client;
 	struct args a;
@@ -892,6 +893,8 @@ static int stmt_client(struct parser *p, struct words *w)
 	rc = rc ? rc : get_u32(p, &a, "queue_depth", V_INT, 1, SCN_QUEUE_DEPTH_MAX, &c->queue_depth);
 	rc = rc ? rc : get(p, &a, "io_timeout", V_DURATION, 1, MESH_SCN_DURATION_NS_MAX,
 			   &c->io_timeout_ns);
+	rc = rc ? rc : get(p, &a, "lease", V_DURATION, MESH_SCN_LEASE_NS_MIN, MESH_SCN_LEASE_NS_MAX,
+			   &c->lease_ns);
 	return rc;
 }
 

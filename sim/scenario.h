@@ -90,9 +90,15 @@ struct mesh_scn_drive_model {
 };
 
 /* client queue_depth=32 io_timeout=500ms */
+/* Lease bounds: those of the topology manager (core/toma.h). */
+#define MESH_SCN_LEASE_NS_MIN 1000000ull
+#define MESH_SCN_LEASE_NS_MAX 60000000000ull
+
 struct mesh_scn_client {
 	uint32_t queue_depth;            /* default 32 */
 	uint64_t io_timeout_ns;          /* default 500ms */
+	uint64_t lease_ns;               /* lease on a group's configuration;
+					  * default 0: io_timeout / 4, at least 1ms */
 };
 
 /* heartbeat interval=100ms timeout=500ms (interval=0 switches it off) */

@@ -36,6 +36,10 @@ struct mesh_sim_options {
 	bool progress;                  /* draw a progress bar on stderr */
 	FILE *trace;                    /* one line per event, or NULL */
 	const char *platform_path;      /* where to write the platform XML */
+	/* UNSAFE switches that disable one safety mechanism, to show the
+	 * checkers find what it prevents. */
+	bool no_leases;                 /* clients hold a lease for ever */
+	bool no_fencing;                /* targets ignore epochs */
 };
 
 struct mesh_sim_latency {
@@ -58,6 +62,9 @@ struct mesh_sim_result {
 	uint32_t heartbeat_peers_max;   /* most peers of any target */
 	double heartbeat_peers_mean;
 	uint64_t suspicions;
+	uint64_t epochs_committed;      /* configuration changes (toma commits) */
+	uint64_t io_fenced;             /* I/O refused for its epoch */
+	uint64_t leases_granted;
 	uint64_t reads_ok, writes_ok, reads_failed, writes_failed, ios_pending;
 	uint64_t bytes_read, bytes_written;
 	uint64_t verify_reads, verify_unread;

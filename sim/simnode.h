@@ -12,6 +12,7 @@
 
 #include "core/layout.h"
 #include "core/node.h"
+#include "core/proto.h"
 #include "sim/agenda.h"
 #include "sim/history.h"
 #include "sim/netfault.h"
@@ -38,6 +39,13 @@ struct sim_timer {
 
 struct sim_client;
 
+/* A record of the node's metadata store: survives crashes. */
+struct sim_meta {
+	uint64_t key;
+	uint32_t len;
+	uint8_t *bytes;
+};
+
 struct simnode {
 	uint32_t id;
 	struct mesh_sim *sim;
@@ -55,8 +63,13 @@ struct simnode {
 	struct mesh_simdrive *drives;
 	uint32_t *peers;                /* heartbeat peers */
 	uint32_t peer_count;
+	uint32_t *groups;               /* indices in sim->groups this node votes in */
+	uint32_t group_count;
+	struct sim_meta *meta;          /* the metadata store (core/env.h) */
+	uint32_t meta_count;
 	struct sim_client *client;      /* workload state; NULL unless a client */
 	uint64_t heartbeats_sent, suspicions; /* kept across crashes */
+	uint64_t epochs_committed, io_fenced, leases_granted;
 };
 
 /* One volume of the run. */
@@ -74,6 +87,9 @@ struct mesh_sim {
 	struct simnode *nodes;
 	uint32_t volume_count;
 	struct sim_volume *volumes;
+	uint32_t group_count;
+	struct mesh_group_config *groups; /* initial configurations; group id = index + 1 */
+	uint64_t lease_ns;
 	struct sim_client **clients;    /* by client index */
 	struct mesh_netfault net;
 	struct mesh_history *history;
@@ -94,6 +110,8 @@ int sim_roles_start(struct simnode *n);
 /* Start one actor per node, plus the controller on node 0's host. */
 void sim_actors_start(struct mesh_sim *sim);
 void sim_roles_stop(struct simnode *n);
+/* Fold the live roles' counters into the node's (kept across crashes). */
+void sim_roles_count(struct simnode *n);
 
 /* workload.c */
 int sim_client_create(struct mesh_sim *sim, struct simnode *n, uint32_t index);

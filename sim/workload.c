@@ -199,12 +199,21 @@ int sim_client_start(struct simnode *n)
 	struct mesh_client_config cfg = {
 		.queue_depth = s->client.queue_depth,
 		.io_timeout_ns = s->client.io_timeout_ns,
+		.lease_ns = sim->lease_ns,
+		.drift_ppm = s->clock.drift_ppm,
+		.no_leases = sim->opt.no_leases,
 	};
 	uint64_t now = sim_now_ns();
 	int rc = mesh_client_create(&n->node.env, &cfg, &n->node.client);
 
-	for (uint32_t v = 0; rc == 0 && v < c->volume_count; v++)
-		rc = mesh_client_volume_add(n->node.client, v, &sim->volumes[c->volumes[v]].layout);
+	for (uint32_t v = 0; rc == 0 && v < c->volume_count; v++) {
+		const struct mesh_layout *l = &sim->volumes[c->volumes[v]].layout;
+
+		rc = mesh_client_volume_add(n->node.client, v, l);
+		for (uint32_t sg = 0; rc == 0 && sg < l->segment_count; sg++)
+			rc = mesh_client_group_add(n->node.client,
+						   &sim->groups[l->segments[sg].group - 1]);
+	}
 	for (uint32_t w = 0; rc == 0 && w < s->workload_count; w++) {
 		const struct mesh_scn_workload *wl = &s->workloads[w];
 

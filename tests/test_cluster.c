@@ -337,7 +337,7 @@ static void io_needing_more_subrequests_than_exist_is_refused(void **state)
 {
 	struct cluster *cl = *state;
 	struct mesh_client *c;
-	struct mesh_client_config small = { .queue_depth = 2, .subrequests = 4, .io_timeout_ns = IO_TIMEOUT_NS };
+	struct mesh_client_config small = { .queue_depth = 2, .subrequests = 2, .io_timeout_ns = IO_TIMEOUT_NS };
 	static uint8_t buf[64 * 1024];
 
 	mesh_client_destroy(mesh_inproc_node(cl->host, CLIENT_NODE)->client);
@@ -347,15 +347,16 @@ static void io_needing_more_subrequests_than_exist_is_refused(void **state)
 	make_volume(cl, 1, MESH_LAYOUT_STRIPE_MIRROR, 4, 2, 4096);
 	struct mesh_io io = { .volume = 1, .op = MESH_IO_WRITE, .length = 8192, .buf = buf };
 
-	/* 2 extents x 2 copies fit; 3 x 2 never can. */
+	/* One sub-request per extent (it walks the copies in turn): 2 extents
+	 * fit; 3 never can. */
 	assert_int_equal(mesh_client_submit(c, &io), 0);
 	io.offset = 16384;
-	assert_int_equal(mesh_client_submit(c, &io), -EAGAIN); /* the 4 are in use */
+	assert_int_equal(mesh_client_submit(c, &io), -EAGAIN); /* the 2 are in use */
 	io.length = 12288;
 	assert_int_equal(mesh_client_submit(c, &io), -E2BIG);
 }
 
-static void mirrored_reads_use_the_first_copy_only(void **state)
+static void mirrored_reads_use_the_tail_only(void **state)
 {
 	struct cluster *cl = *state;
 	struct mesh_layout l = make_volume(cl, 1, MESH_LAYOUT_MIRROR, 1, 3, 0);
@@ -374,9 +375,10 @@ static void mirrored_reads_use_the_first_copy_only(void **state)
 	}
 	assert_int_equal(writes, 3); /* one write per copy */
 	assert_int_equal(reads, 30); /* one read per I/O, not per copy */
-	/* ...all from the first copy, so every client sees the same copy. */
+	/* ...all from the tail of the chain (the last copy), which holds only
+	 * what every copy holds, so every client sees the same data. */
 	struct mesh_target_stats ts;
-	mesh_target_stats(mesh_inproc_node(cl->host, l.segments[0].replicas[0].target)->target, &ts);
+	mesh_target_stats(mesh_inproc_node(cl->host, l.segments[0].replicas[2].target)->target, &ts);
 	assert_int_equal(ts.reads, 30);
 }
 
@@ -621,7 +623,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, cluster_setup, cluster_teardown)
 		T(client_rejects_bad_io_with_clear_errors),
 		T(io_needing_more_subrequests_than_exist_is_refused),
-		T(mirrored_reads_use_the_first_copy_only),
+		T(mirrored_reads_use_the_tail_only),
 		T(reads_stay_stable_after_a_write_failed_on_one_copy),
 		T(unroutable_target_fails_at_once),
 		T(large_reads_that_fill_the_clients_ring_all_complete),

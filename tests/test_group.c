@@ -19,9 +19,9 @@ static struct mesh_group_config mirror2(void)
 {
 	struct mesh_group_config c = { .group = 7, .epoch = 1, .copies = 2, .member_count = 3 };
 
-	c.members[0] = (struct mesh_group_member){ 10, 0, MESH_MEMBER_REPLICA, MESH_MEMBER_ACTIVE };
-	c.members[1] = (struct mesh_group_member){ 11, 1, MESH_MEMBER_REPLICA, MESH_MEMBER_ACTIVE };
-	c.members[2] = (struct mesh_group_member){ 12, 0, MESH_MEMBER_WITNESS, MESH_MEMBER_ACTIVE };
+	c.members[0] = (struct mesh_group_member){ 10, 0, MESH_MEMBER_REPLICA, MESH_MEMBER_ACTIVE, 0 };
+	c.members[1] = (struct mesh_group_member){ 11, 1, MESH_MEMBER_REPLICA, MESH_MEMBER_ACTIVE, 0 };
+	c.members[2] = (struct mesh_group_member){ 12, 0, MESH_MEMBER_WITNESS, MESH_MEMBER_ACTIVE, 0 };
 	return c;
 }
 
@@ -31,7 +31,7 @@ static struct mesh_group_config mirror3(void)
 
 	for (unsigned i = 0; i < 3; i++)
 		c.members[i] = (struct mesh_group_member){ 20 + i, 0, MESH_MEMBER_REPLICA,
-							   MESH_MEMBER_ACTIVE };
+							   MESH_MEMBER_ACTIVE, 0 };
 	return c;
 }
 
@@ -69,7 +69,7 @@ static void invalid_configurations_are_refused_with_a_reason(void **state)
 	expect_refused(&c, "witness is needed");
 	c = mirror3();
 	c.member_count = 4;
-	c.members[3] = (struct mesh_group_member){ 30, 0, MESH_MEMBER_WITNESS, MESH_MEMBER_ACTIVE };
+	c.members[3] = (struct mesh_group_member){ 30, 0, MESH_MEMBER_WITNESS, MESH_MEMBER_ACTIVE, 0 };
 	expect_refused(&c, "witness is needed");
 	c = mirror2();
 	c.members[2].state = MESH_MEMBER_STALE;
@@ -92,20 +92,58 @@ static void changes_follow_the_state_machine_and_bump_the_epoch(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 1, 0, 0, &stale, &why), 0);
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 1, 0, 0, 0, &stale, &why), 0);
 	assert_int_equal(stale.epoch, c.epoch + 1);
 	assert_int_equal(stale.members[1].state, MESH_MEMBER_STALE);
-	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_START_REBUILD, 1, 0, 0, &rebuilding,
+	/* A returning replica moves to the head of the chain and stays. */
+	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_START_REBUILD, 1, 0, 0, 0, &rebuilding,
 					   &why), 0);
-	assert_int_equal(rebuilding.members[1].state, MESH_MEMBER_REBUILDING);
-	assert_int_equal(mesh_group_change(&rebuilding, MESH_GROUP_MARK_ACTIVE, 1, 0, 0, &active,
+	assert_int_equal(rebuilding.members[0].node, 11);
+	assert_int_equal(rebuilding.members[0].state, MESH_MEMBER_REBUILDING);
+	assert_int_equal(rebuilding.members[1].node, 10);
+	assert_int_equal(rebuilding.members[2].node, 12);
+	assert_int_equal(mesh_group_change(&rebuilding, MESH_GROUP_MARK_ACTIVE, 0, 0, 0, 0, &active,
 					   &why), 0);
 	assert_int_equal(active.epoch, c.epoch + 3);
-	assert_memory_equal(active.members, c.members, sizeof(c.members));
-	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_REPLACE, 1, 40, 3, &replaced, &why), 0);
-	assert_int_equal(replaced.members[1].node, 40);
-	assert_int_equal(replaced.members[1].drive, 3);
-	assert_int_equal(replaced.members[1].state, MESH_MEMBER_REBUILDING);
+	assert_int_equal(active.members[0].node, 11);
+	assert_int_equal(active.members[0].state, MESH_MEMBER_ACTIVE);
+	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_REPLACE, 1, 40, 3, 1 << 20, &replaced,
+					   &why), 0);
+	assert_int_equal(replaced.members[0].node, 40);
+	assert_int_equal(replaced.members[0].drive, 3);
+	assert_int_equal(replaced.members[0].offset, 1 << 20);
+	assert_int_equal(replaced.members[0].state, MESH_MEMBER_REBUILDING);
+}
+
+/* Writes go head to tail over active and rebuilding replicas; reads go to
+ * the last active one. */
+static void chain_and_tail_follow_member_order(void **state)
+{
+	struct mesh_group_config c = mirror3(), stale, rebuilding;
+	uint8_t chain[MESH_GROUP_MEMBERS_MAX];
+
+	(void)state;
+	assert_int_equal(mesh_group_chain(&c, chain), 3);
+	assert_int_equal(chain[0], 0);
+	assert_int_equal(chain[2], 2);
+	assert_int_equal(mesh_group_tail(&c), 2);
+	/* The tail goes stale: its predecessor, which holds all it held, reads. */
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 2, 0, 0, 0, &stale, NULL), 0);
+	assert_int_equal(mesh_group_chain(&stale, chain), 2);
+	assert_int_equal(mesh_group_tail(&stale), 1);
+	/* Back as the head: written first, never read until active. */
+	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_START_REBUILD, 2, 0, 0, 0, &rebuilding,
+					   NULL), 0);
+	assert_int_equal(mesh_group_chain(&rebuilding, chain), 3);
+	assert_int_equal(rebuilding.members[chain[0]].node, 22);
+	assert_int_equal(mesh_group_tail(&rebuilding), 2);
+	assert_int_equal(rebuilding.members[2].node, 21);
+	assert_int_equal(mesh_group_member_of(&rebuilding, 22), 0);
+	assert_int_equal(mesh_group_member_of(&rebuilding, 99), -1);
+	/* The witness is never in the chain. */
+	c = mirror2();
+	assert_int_equal(mesh_group_chain(&c, chain), 2);
+	assert_int_equal(mesh_group_tail(&c), 1);
 }
 
 static void changes_that_break_the_rules_are_refused(void **state)
@@ -118,24 +156,24 @@ static void changes_that_break_the_rules_are_refused(void **state)
 	struct mesh_group_config untouched = out;
 
 	/* Only active -> stale -> rebuilding -> active. */
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_ACTIVE, 0, 0, 0, &out, &why), -EINVAL);
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_ACTIVE, 0, 0, 0, 0, &out, &why), -EINVAL);
 	assert_non_null(strstr(why, "does not allow"));
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_START_REBUILD, 0, 0, 0, &out, &why), -EINVAL);
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_REPLACE, 0, 40, 0, &out, &why), -EINVAL);
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_START_REBUILD, 0, 0, 0, 0, &out, &why), -EINVAL);
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_REPLACE, 0, 40, 0, 0, &out, &why), -EINVAL);
 	/* The witness is not a replica; members out of range. */
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 2, 0, 0, &out, &why), -EINVAL);
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 2, 0, 0, 0, &out, &why), -EINVAL);
 	assert_non_null(strstr(why, "not a replica"));
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 3, 0, 0, &out, &why), -EINVAL);
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 3, 0, 0, 0, &out, &why), -EINVAL);
 	/* Never leave no active replica. */
-	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 0, 0, 0, &stale, &why), 0);
-	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_MARK_STALE, 1, 0, 0, &out, &why),
+	assert_int_equal(mesh_group_change(&c, MESH_GROUP_MARK_STALE, 0, 0, 0, 0, &stale, &why), 0);
+	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_MARK_STALE, 1, 0, 0, 0, &out, &why),
 			 -EINVAL);
 	assert_non_null(strstr(why, "no active replica"));
 	/* A spare must be new to the group. */
-	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_REPLACE, 0, 12, 0, &out, &why), -EINVAL);
+	assert_int_equal(mesh_group_change(&stale, MESH_GROUP_REPLACE, 0, 12, 0, 0, &out, &why), -EINVAL);
 	assert_non_null(strstr(why, "already a member"));
 	/* Unknown change. */
-	assert_int_equal(mesh_group_change(&c, (enum mesh_group_change)99, 0, 0, 0, &out, &why),
+	assert_int_equal(mesh_group_change(&c, (enum mesh_group_change)99, 0, 0, 0, 0, &out, &why),
 			 -EINVAL);
 	/* Nothing was written on refusal. */
 	assert_memory_equal(&out, &untouched, sizeof(out));
@@ -154,19 +192,20 @@ static void commit_needs_a_majority_and_every_active_member(void **state)
 	assert_false(mesh_group_committed(&c, dup, 3));
 	assert_false(mesh_group_committed(&c, strangers, 3));
 	/* After 11 is marked stale, 10 and the witness suffice. */
-	mesh_group_change(&c, MESH_GROUP_MARK_STALE, 1, 0, 0, &stale, NULL);
+	mesh_group_change(&c, MESH_GROUP_MARK_STALE, 1, 0, 0, 0, &stale, NULL);
 	assert_true(mesh_group_committed(&stale, one_and_witness, 2));
 	assert_false(mesh_group_committed(&stale, replicas + 1, 1));
 }
 
 /* Every subset of accepting voters: committed exactly when it holds a
- * majority and every active replica. */
+ * majority and every replica that takes writes (active or rebuilding). */
 static void commit_rule_matches_its_definition_on_every_subset(void **state)
 {
 	struct mesh_group_config configs[2] = { mirror2(), mirror3() };
 
 	(void)state;
-	mesh_group_change(&configs[1], MESH_GROUP_MARK_STALE, 2, 0, 0, &configs[1], NULL);
+	mesh_group_change(&configs[1], MESH_GROUP_MARK_STALE, 2, 0, 0, 0, &configs[1], NULL);
+	mesh_group_change(&configs[1], MESH_GROUP_START_REBUILD, 2, 0, 0, 0, &configs[1], NULL);
 	for (unsigned k = 0; k < 2; k++) {
 		const struct mesh_group_config *c = &configs[k];
 
@@ -178,8 +217,7 @@ static void commit_rule_matches_its_definition_on_every_subset(void **state)
 			for (unsigned i = 0; i < c->member_count; i++) {
 				if (mask & (1u << i))
 					acc[n++] = c->members[i].node;
-				else if (c->members[i].state == MESH_MEMBER_ACTIVE &&
-					 c->members[i].role == MESH_MEMBER_REPLICA)
+				else if (mesh_group_member_writable(&c->members[i]))
 					actives = false;
 			}
 			assert_int_equal(mesh_group_committed(c, acc, n),
@@ -224,6 +262,7 @@ int main(void)
 		cmocka_unit_test(invalid_configurations_are_refused_with_a_reason),
 		cmocka_unit_test(changes_follow_the_state_machine_and_bump_the_epoch),
 		cmocka_unit_test(changes_that_break_the_rules_are_refused),
+		cmocka_unit_test(chain_and_tail_follow_member_order),
 		cmocka_unit_test(commit_needs_a_majority_and_every_active_member),
 		cmocka_unit_test(commit_rule_matches_its_definition_on_every_subset),
 		cmocka_unit_test(client_lease_ends_before_any_voters_in_real_time),

@@ -67,13 +67,17 @@ static void config(struct mesh_group_config *c, uint8_t copies, uint8_t witnesse
 	memset(c, 0, sizeof(*c));
 	c->group = 7;
 	c->epoch = 3;
+	c->bytes = 1 << 30;
 	c->copies = copies;
 	c->member_count = copies + witnesses;
 	for (unsigned i = 0; i < c->member_count; i++) {
+		int replica = i < copies;
+
 		c->members[i].node = i + 1;
 		c->members[i].drive = i;
-		c->members[i].role = i < copies ? MESH_MEMBER_REPLICA : MESH_MEMBER_WITNESS;
+		c->members[i].role = replica ? MESH_MEMBER_REPLICA : MESH_MEMBER_WITNESS;
 		c->members[i].state = MESH_MEMBER_ACTIVE;
+		c->members[i].offset = replica ? (uint64_t)(i + 1) << 30 : 0;
 	}
 }
 
@@ -109,6 +113,8 @@ static int emit_valid(void)
 	m.u.io.drive = 1;
 	m.u.io.length = 4096;
 	m.u.io.offset = 1 << 20;
+	m.u.io.incarnation = 0x5eed;
+	m.u.io.settled = 11;
 	bad |= emit("io_read.bin", &m);
 
 	m = msg(MESH_MSG_IO_WRITE);
@@ -116,9 +122,14 @@ static int emit_valid(void)
 	m.u.io.drive = 1;
 	m.u.io.length = 64;
 	m.u.io.offset = 8192;
+	m.u.io.incarnation = 0x5eed;
+	m.u.io.seq = 12;
+	m.u.io.settled = 11;
 	m.data = payload;
 	m.data_len = 64;
 	bad |= emit("io_write.bin", &m);
+	m.u.io.flags = MESH_IO_F_RESYNC;
+	bad |= emit("io_write_resync.bin", &m);
 
 	m = msg(MESH_MSG_IO_REPLY);
 	bad |= emit("io_reply.bin", &m);
@@ -158,8 +169,12 @@ static int emit_valid(void)
 	m = msg(MESH_MSG_CONFIG_READ);
 	m.u.config_read.group = 7;
 	bad |= emit("config_read.bin", &m);
+	m.u.config_read.ballot = 9;
+	bad |= emit("config_read_prepare.bin", &m);
 
 	m = msg(MESH_MSG_CONFIG_REPLY);
+	m.u.config_reply.promised = 9;
+	m.u.config_reply.accepted_ballot = 8;
 	config(&m.u.config_reply.config, 2, 1);
 	bad |= emit("config_reply.bin", &m);
 	m = msg(MESH_MSG_CONFIG_REPLY);
@@ -176,17 +191,28 @@ static int emit_valid(void)
 	m.u.config_accept.ballot = 9;
 	m.u.config_accept.epoch = 4;
 	bad |= emit("config_accept.bin", &m);
+	m.u.config_accept.status = -EBUSY;
+	m.u.config_accept.retry_ns = 500000000;
+	bad |= emit("config_accept_busy.bin", &m);
 
 	m = msg(MESH_MSG_LEASE_REQUEST);
 	m.u.lease_request.group = 7;
 	m.u.lease_request.client = 100;
 	m.u.lease_request.duration_ns = 2000000000;
+	m.u.lease_request.incarnation = 0x5eed;
+	m.u.lease_request.settled = 11;
 	bad |= emit("lease_request.bin", &m);
 
 	m = msg(MESH_MSG_LEASE_GRANT);
 	m.u.lease_grant.group = 7;
 	m.u.lease_grant.lease_ns = 2000000000;
+	m.u.lease_grant.ballot = 8;
+	config(&m.u.lease_grant.config, 2, 1);
 	bad |= emit("lease_grant.bin", &m);
+	m = msg(MESH_MSG_LEASE_GRANT);
+	m.u.lease_grant.status = -ENOENT;
+	m.u.lease_grant.group = 7;
+	bad |= emit("lease_grant_refused.bin", &m);
 
 	m = msg(MESH_MSG_ERROR);
 	m.u.error.code = -ENODEV;
@@ -196,7 +222,8 @@ static int emit_valid(void)
 	return bad;
 }
 
-/* Near misses, each stopped by one check: the CRC, a field, the length. */
+/* Near misses, each stopped by one check: the CRC, a field, the length.
+ * Offsets follow the body layouts in core/proto.h. */
 static int emit_invalid(void)
 {
 	uint8_t w[MESH_PROTO_PREFIX_MAX + sizeof(payload)];
@@ -216,9 +243,17 @@ static int emit_invalid(void)
 	m = msg(MESH_MSG_CONFIG_PROPOSE);
 	config(&m.u.config_propose.config, 2, 1);
 	len = encode_whole(&m, w, sizeof(w));
-	w[32 + 8 + 16] = 3;	/* copies, resealed: only the field check objects */
+	w[32 + 8 + 24] = 3;	/* copies, resealed: only the field check objects */
 	reseal(w, len);
 	bad |= len == 0 || write_file("invalid_copies.bin", w, len);
+
+	m = msg(MESH_MSG_IO_READ);
+	m.u.io.group = 7;
+	m.u.io.length = 16;
+	len = encode_whole(&m, w, sizeof(w));
+	w[32 + 24] = 2;		/* flags: an unknown bit, resealed */
+	reseal(w, len);
+	bad |= len == 0 || write_file("invalid_io_flags.bin", w, len);
 
 	m = msg(MESH_MSG_CONFIG_REPLY);
 	config(&m.u.config_reply.config, 1, 0);

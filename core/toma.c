@@ -1,0 +1,840 @@
+/*
+ * core/toma.c: voters, leases and proposals of the topology manager (see
+ * toma.h and docs/toma.md).
+ *
+ * Voter state per group is a record in the metadata store, written before
+ * any answer that depends on it leaves the node: a voter that answered and
+ * then forgot could promise two proposers the same thing.
+ *
+ * Leases. A voter that granted a lease on epoch e refuses to accept a
+ * higher epoch until the lease has run out on its own clock
+ * (lease_until_ns); the client counts its lease from before it asked and
+ * shortens it for drift (mesh_group_lease_client_end_ns), so it stops
+ * using e first. Clients renew at half-life, so a voter that has promised
+ * a ballot for a change stops granting (for at most two leases, in case
+ * the proposer died), or renewals would postpone every change for ever.
+ *
+ * Proposals. Each wanted change runs as a round: prepare with a fresh
+ * ballot (a counter above every ballot seen, with the node id in the low
+ * bits so two nodes never share one), then propose. Messages are resent
+ * on every tick until answered; a round that has not committed by its
+ * deadline is abandoned and tried again after a random pause, so two
+ * proposers do not keep pre-empting each other. Only the first member that
+ * looks alive proposes at once; the others wait a round first.
+ */
+#include "core/toma.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/group.h"
+#include "core/node.h"
+
+#define TIMER_TICK MESH_TIMER_ID(MESH_ROLE_TOMA, 1)
+#define TICKS_PER_ROUND 4
+#define BALLOT_NODE_BITS 24
+#define DURABLE_MAGIC 0x544f4d41u /* "TOMA" */
+/* Nodes the heartbeat currently suspects; more than a target's peers. */
+#define SUSPECTS_MAX 64u
+
+/* What survives a crash: stored under the group id. */
+struct durable {
+	uint32_t magic;
+	uint64_t promised;
+	uint64_t accepted_ballot;
+	struct mesh_group_config config;
+};
+
+enum phase {
+	PHASE_IDLE,
+	PHASE_PREPARE,
+	PHASE_ACCEPT,
+};
+
+enum want {
+	WANT_NOTHING,
+	WANT_CHANGE,     /* a member's state should change */
+	WANT_COMPLETE,   /* a configuration may be accepted by too few: finish it */
+};
+
+struct round {
+	enum phase phase;
+	uint64_t id;                    /* req_id of this round's messages */
+	uint64_t ballot;
+	uint64_t deadline_ns;
+	enum mesh_group_change change;
+	uint32_t node;                  /* the member the change is about */
+	bool identity;                  /* re-propose the newest configuration */
+	/* Prepare: who answered, and the newest configuration among them. */
+	uint32_t promised[MESH_GROUP_MEMBERS_MAX];
+	unsigned promise_count;
+	uint64_t best_ballot;
+	struct mesh_group_config best;
+	/* Accept. */
+	struct mesh_group_config next;
+	uint32_t accepted[MESH_GROUP_MEMBERS_MAX];
+	unsigned accept_count;
+	uint64_t resend_at_ns[MESH_GROUP_MEMBERS_MAX];
+};
+
+struct group {
+	struct durable d;
+	uint64_t lease_until_ns;        /* no higher epoch before this (own clock) */
+	uint64_t promise_at_ns;         /* when a ballot above the accepted one was promised */
+	enum want want;
+	uint64_t want_since_ns;
+	uint64_t not_before_ns;         /* back-off before the next round */
+	uint64_t seen_ballot;           /* highest ballot another voter told of */
+	bool complete;                  /* a configuration may be held by too few */
+	uint64_t confirm_at_ns;         /* unsure whether what we accepted committed */
+	struct round r;
+};
+
+struct mesh_toma {
+	const struct mesh_env *env;
+	struct mesh_toma_config cfg;
+	struct group **groups;          /* sorted by group id */
+	uint32_t count, capacity;
+	uint32_t suspects[SUSPECTS_MAX];
+	uint32_t suspect_count;
+	uint64_t rounds;                /* makes round ids unique */
+	bool tick_armed;
+	struct mesh_toma_stats stats;
+};
+
+int mesh_toma_create(const struct mesh_env *env, const struct mesh_toma_config *cfg,
+		     struct mesh_toma **out)
+{
+	struct mesh_toma *t;
+
+	if (cfg->lease_ns < MESH_TOMA_LEASE_NS_MIN || cfg->lease_ns > MESH_TOMA_LEASE_NS_MAX) {
+		mesh_log_error(env, "toma: lease %llu ns outside %llu..%llu",
+			       (unsigned long long)cfg->lease_ns,
+			       (unsigned long long)MESH_TOMA_LEASE_NS_MIN,
+			       (unsigned long long)MESH_TOMA_LEASE_NS_MAX);
+		return -EINVAL;
+	}
+	if (cfg->drift_ppm > MESH_GROUP_DRIFT_PPM_MAX) {
+		mesh_log_error(env, "toma: drift %u ppm above %u", cfg->drift_ppm,
+			       MESH_GROUP_DRIFT_PPM_MAX);
+		return -EINVAL;
+	}
+	if (cfg->round_timeout_ns < TICKS_PER_ROUND || cfg->round_timeout_ns > MESH_TOMA_LEASE_NS_MAX) {
+		mesh_log_error(env, "toma: round timeout %llu ns out of range",
+			       (unsigned long long)cfg->round_timeout_ns);
+		return -EINVAL;
+	}
+	if (!env->ops->meta_put || !env->ops->meta_get) {
+		mesh_log_error(env, "toma: the environment has no metadata store; "
+				    "a voter must remember its promises across restarts");
+		return -EOPNOTSUPP;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->env = env;
+	t->cfg = *cfg;
+	*out = t;
+	return 0;
+}
+
+void mesh_toma_destroy(struct mesh_toma *t)
+{
+	if (!t)
+		return;
+	if (t->tick_armed)
+		mesh_env_timer_cancel(t->env, TIMER_TICK);
+	for (uint32_t i = 0; i < t->count; i++)
+		free(t->groups[i]);
+	free(t->groups);
+	free(t);
+}
+
+/* Index of the first group whose id is not below @id. */
+static uint32_t lower_bound(const struct mesh_toma *t, uint64_t id)
+{
+	uint32_t lo = 0, hi = t->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (t->groups[mid]->d.config.group < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct group *group_find(const struct mesh_toma *t, uint64_t id)
+{
+	uint32_t i = lower_bound(t, id);
+
+	return i < t->count && t->groups[i]->d.config.group == id ? t->groups[i] : NULL;
+}
+
+static int persist(struct mesh_toma *t, const struct durable *d)
+{
+	int rc = mesh_env_meta_put(t->env, d->config.group, d, sizeof(*d));
+
+	if (rc)
+		mesh_log_error(t->env, "toma: group %llu: state not stored (%d); not answering",
+			       (unsigned long long)d->config.group, rc);
+	return rc;
+}
+
+int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *initial)
+{
+	struct group *g;
+	const char *why;
+	uint32_t at;
+	int rc;
+
+	if (mesh_group_check(initial, &why)) {
+		mesh_log_error(t->env, "toma: group %llu: invalid configuration: %s",
+			       (unsigned long long)initial->group, why);
+		return -EINVAL;
+	}
+	if (mesh_group_member_of(initial, t->env->self) < 0) {
+		mesh_log_error(t->env, "toma: group %llu: node %u is not a member",
+			       (unsigned long long)initial->group, t->env->self);
+		return -EINVAL;
+	}
+	if (group_find(t, initial->group))
+		return -EEXIST;
+	if (t->count == MESH_TOMA_GROUPS_MAX)
+		return -ENOSPC;
+	if (t->count == t->capacity) {
+		uint32_t cap = t->capacity ? t->capacity * 2 : 4;
+		struct group **grown = realloc(t->groups, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		t->groups = grown;
+		t->capacity = cap;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	rc = mesh_env_meta_get(t->env, initial->group, &g->d, sizeof(g->d));
+	if (rc == (int)sizeof(g->d) && g->d.magic == DURABLE_MAGIC &&
+	    g->d.config.group == initial->group) {
+		/* A restart: leases granted before the crash are forgotten, so
+		 * keep every one of them as if granted just now. */
+		g->lease_until_ns = mesh_env_now_ns(t->env) + t->cfg.lease_ns;
+		mesh_log_info(t->env, "toma: group %llu: resumed at epoch %llu",
+			      (unsigned long long)initial->group,
+			      (unsigned long long)g->d.config.epoch);
+	} else if (rc == -ENOENT) {
+		g->d = (struct durable){ .magic = DURABLE_MAGIC, .config = *initial };
+		rc = persist(t, &g->d);
+		if (rc) {
+			free(g);
+			return rc;
+		}
+	} else {
+		mesh_log_error(t->env, "toma: group %llu: stored state unreadable (%d)",
+			       (unsigned long long)initial->group, rc);
+		free(g);
+		return rc < 0 ? rc : -EIO;
+	}
+	at = lower_bound(t, initial->group);
+	memmove(&t->groups[at + 1], &t->groups[at], (t->count - at) * sizeof(*t->groups));
+	t->groups[at] = g;
+	t->count++;
+	return 0;
+}
+
+const struct mesh_group_config *mesh_toma_config_of(const struct mesh_toma *t, uint64_t group)
+{
+	const struct group *g = group_find(t, group);
+
+	return g ? &g->d.config : NULL;
+}
+
+void mesh_toma_stats(const struct mesh_toma *t, struct mesh_toma_stats *out)
+{
+	*out = t->stats;
+}
+
+static bool suspected(const struct mesh_toma *t, uint32_t node)
+{
+	for (uint32_t i = 0; i < t->suspect_count; i++) {
+		if (t->suspects[i] == node)
+			return true;
+	}
+	return false;
+}
+
+static void arm_tick(struct mesh_toma *t)
+{
+	mesh_env_timer_arm_once(t->env, TIMER_TICK, &t->tick_armed,
+				t->cfg.round_timeout_ns / TICKS_PER_ROUND);
+}
+
+/* ---- the voter ---- */
+
+static int vote_prepare(struct mesh_toma *t, struct group *g, uint64_t ballot)
+{
+	struct durable d = g->d;
+
+	if (ballot == 0)
+		return 0; /* a plain read promises nothing */
+	if (ballot < g->d.promised)
+		return -ESTALE;
+	if (ballot == g->d.promised) {
+		/* The same proposer asking again: it is alive, keep holding
+		 * leases back for it. */
+		if (ballot > g->d.accepted_ballot)
+			g->promise_at_ns = mesh_env_now_ns(t->env);
+		return 0;
+	}
+	d.promised = ballot;
+	if (persist(t, &d))
+		return -EIO;
+	g->d = d;
+	g->promise_at_ns = mesh_env_now_ns(t->env);
+	return 0;
+}
+
+static int vote_accept(struct mesh_toma *t, struct group *g, uint64_t ballot,
+		       const struct mesh_group_config *c, uint64_t *retry_ns)
+{
+	uint64_t now = mesh_env_now_ns(t->env);
+	struct durable d = g->d;
+	const char *why;
+
+	*retry_ns = 0;
+	if (ballot < g->d.promised)
+		return -ESTALE;
+	if (c->group != g->d.config.group || mesh_group_check(c, &why))
+		return -EINVAL;
+	if (c->epoch > g->d.config.epoch && now < g->lease_until_ns) {
+		t->stats.accepts_deferred++;
+		*retry_ns = g->lease_until_ns - now;
+		/* Grant no more leases while this proposer waits, or renewals
+		 * would push the change back for ever. Asking to accept
+		 * implies the prepare: promise the ballot if not yet done. */
+		if (ballot > g->d.promised) {
+			d.promised = ballot;
+			if (persist(t, &d))
+				return -EIO;
+			g->d = d;
+		}
+		g->promise_at_ns = now;
+		mesh_log_debug(t->env, "toma: group %llu: epoch %llu deferred %llu ns for leases",
+			       (unsigned long long)c->group, (unsigned long long)c->epoch,
+			       (unsigned long long)*retry_ns);
+		return -EBUSY;
+	}
+	d.promised = ballot;
+	d.accepted_ballot = ballot;
+	d.config = *c;
+	if (persist(t, &d))
+		return -EIO;
+	if (d.config.epoch != g->d.config.epoch)
+		mesh_log_info(t->env, "toma: group %llu: accepted epoch %llu",
+			      (unsigned long long)c->group, (unsigned long long)c->epoch);
+	g->d = d;
+	return 0;
+}
+
+/* A voter that promised a ballot for a change stops renewing leases, for
+ * at most two leases in case its proposer died. */
+static bool change_pending(const struct mesh_toma *t, const struct group *g)
+{
+	return g->d.promised > g->d.accepted_ballot &&
+	       mesh_env_now_ns(t->env) - g->promise_at_ns < 2 * t->cfg.lease_ns;
+}
+
+static int vote_lease(struct mesh_toma *t, struct group *g, uint64_t asked_ns,
+		      uint64_t *granted_ns)
+{
+	uint64_t now = mesh_env_now_ns(t->env);
+	uint64_t lease = asked_ns < t->cfg.lease_ns ? asked_ns : t->cfg.lease_ns;
+
+	if (change_pending(t, g))
+		return -EBUSY;
+	if (now + lease > g->lease_until_ns)
+		g->lease_until_ns = now + lease;
+	*granted_ns = lease;
+	return 0;
+}
+
+static void send_msg(struct mesh_toma *t, uint32_t dst, const struct mesh_msg *m)
+{
+	uint8_t buf[MESH_PROTO_PREFIX_MAX];
+	int n = mesh_proto_encode(m, buf, sizeof(buf));
+	struct mesh_iov iov = { buf, n > 0 ? (size_t)n : 0 };
+
+	if (n < 0) {
+		mesh_log_error(t->env, "toma: cannot encode %s: %d",
+			       mesh_proto_type_name(m->hdr.type), n);
+		return;
+	}
+	n = mesh_env_send(t->env, dst, &iov, 1);
+	if (n)
+		mesh_log_debug(t->env, "toma: %s to node %u not sent: %d",
+			       mesh_proto_type_name(m->hdr.type), dst, n);
+}
+
+static void on_config_read(struct mesh_toma *t, uint32_t src, const struct mesh_msg *m)
+{
+	struct group *g = group_find(t, m->u.config_read.group);
+	struct mesh_msg r = {
+		.hdr = { .type = MESH_MSG_CONFIG_REPLY, .req_id = m->hdr.req_id },
+		.u.config_reply.status = -ENOENT,
+	};
+
+	if (g) {
+		r.u.config_reply.status = vote_prepare(t, g, m->u.config_read.ballot);
+		r.u.config_reply.promised = g->d.promised;
+		r.u.config_reply.accepted_ballot = g->d.accepted_ballot;
+		r.u.config_reply.config = g->d.config;
+		r.hdr.epoch = g->d.config.epoch;
+	}
+	send_msg(t, src, &r);
+}
+
+static void on_config_propose(struct mesh_toma *t, uint32_t src, const struct mesh_msg *m)
+{
+	const struct mesh_msg_config_propose *p = &m->u.config_propose;
+	struct group *g = group_find(t, p->config.group);
+	struct mesh_msg r = {
+		.hdr = { .type = MESH_MSG_CONFIG_ACCEPT, .req_id = m->hdr.req_id },
+		.u.config_accept = { .group = p->config.group, .ballot = p->ballot,
+				     .status = -ENOENT },
+	};
+
+	if (g) {
+		uint64_t epoch = g->d.config.epoch;
+
+		r.u.config_accept.status = vote_accept(t, g, p->ballot, &p->config,
+						       &r.u.config_accept.retry_ns);
+		/* We cannot tell whether the proposer will see the rest of
+		 * the votes. If no client comes with the new epoch (which it
+		 * learns only from a decided lease, so only once committed)
+		 * within two rounds, finish the configuration ourselves. */
+		if (r.u.config_accept.status == 0 && g->d.config.epoch != epoch) {
+			g->confirm_at_ns = mesh_env_now_ns(t->env) + 2 * t->cfg.round_timeout_ns;
+			arm_tick(t);
+		}
+		r.u.config_accept.epoch = g->d.config.epoch;
+		r.hdr.epoch = g->d.config.epoch;
+	}
+	send_msg(t, src, &r);
+}
+
+static void on_lease_request(struct mesh_toma *t, uint32_t src, const struct mesh_msg *m)
+{
+	const struct mesh_msg_lease_request *q = &m->u.lease_request;
+	struct group *g = group_find(t, q->group);
+	struct mesh_msg r = {
+		.hdr = { .type = MESH_MSG_LEASE_GRANT, .req_id = m->hdr.req_id },
+		.u.lease_grant = { .group = q->group, .status = -ENOENT },
+	};
+
+	if (g) {
+		int rc = vote_lease(t, g, q->duration_ns, &r.u.lease_grant.lease_ns);
+
+		if (m->hdr.epoch == g->d.config.epoch)
+			g->confirm_at_ns = 0; /* a client decided on it: committed */
+
+		r.u.lease_grant.status = rc;
+		if (rc == 0) {
+			t->stats.leases_granted++;
+			r.u.lease_grant.ballot = g->d.accepted_ballot;
+			r.u.lease_grant.config = g->d.config;
+		} else {
+			t->stats.leases_refused++;
+		}
+		r.hdr.epoch = g->d.config.epoch;
+	}
+	send_msg(t, src, &r);
+}
+
+/* ---- the proposer ---- */
+
+static uint32_t group_index(const struct mesh_toma *t, const struct group *g)
+{
+	return lower_bound(t, g->d.config.group);
+}
+
+/* The change @g needs now, if any: an active replica the heartbeat
+ * suspects goes stale. */
+static bool change_needed(const struct mesh_toma *t, const struct mesh_group_config *c,
+			  enum mesh_group_change *change, uint32_t *node)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *mb = &c->members[i];
+
+		if (mb->role == MESH_MEMBER_REPLICA && mb->state == MESH_MEMBER_ACTIVE &&
+		    suspected(t, mb->node)) {
+			*change = MESH_GROUP_MARK_STALE;
+			*node = mb->node;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The first member this node believes alive proposes without waiting. */
+static bool first_alive(const struct mesh_toma *t, const struct mesh_group_config *c)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		if (!suspected(t, c->members[i].node))
+			return c->members[i].node == t->env->self;
+	}
+	return false;
+}
+
+static void send_prepare(struct mesh_toma *t, struct group *g, uint32_t dst)
+{
+	struct mesh_msg m = {
+		.hdr = { .type = MESH_MSG_CONFIG_READ, .req_id = g->r.id },
+		.u.config_read = { .group = g->d.config.group, .ballot = g->r.ballot },
+	};
+
+	send_msg(t, dst, &m);
+}
+
+static void send_propose(struct mesh_toma *t, struct group *g, uint32_t dst)
+{
+	struct mesh_msg m = {
+		.hdr = { .type = MESH_MSG_CONFIG_PROPOSE, .req_id = g->r.id },
+		.u.config_propose = { .ballot = g->r.ballot, .config = g->r.next },
+	};
+
+	send_msg(t, dst, &m);
+}
+
+static bool in_list(const uint32_t *list, unsigned count, uint32_t node)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (list[i] == node)
+			return true;
+	}
+	return false;
+}
+
+static void round_end(struct mesh_toma *t, struct group *g, bool backoff)
+{
+	uint64_t now = mesh_env_now_ns(t->env);
+
+	g->r.phase = PHASE_IDLE;
+	if (backoff) {
+		t->stats.aborts++;
+		g->not_before_ns = now + mesh_env_random(t->env) % t->cfg.round_timeout_ns;
+	}
+}
+
+static void prepare_reply(struct mesh_toma *t, struct group *g, uint32_t src, uint64_t ballot,
+			  const struct mesh_group_config *c);
+static void want(struct mesh_toma *t, struct group *g, enum want w);
+static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int status,
+			 uint64_t retry_ns);
+
+static void round_start(struct mesh_toma *t, struct group *g)
+{
+	uint64_t now = mesh_env_now_ns(t->env);
+	uint64_t top = g->d.promised > g->d.accepted_ballot ? g->d.promised : g->d.accepted_ballot;
+
+	if (g->seen_ballot > top)
+		top = g->seen_ballot;
+	struct round *r = &g->r;
+
+	memset(r, 0, sizeof(*r));
+	r->phase = PHASE_PREPARE;
+	r->id = ((uint64_t)group_index(t, g) << 32) | (uint32_t)++t->rounds;
+	r->ballot = (((top >> BALLOT_NODE_BITS) + 1) << BALLOT_NODE_BITS) |
+		    (t->env->self & ((1u << BALLOT_NODE_BITS) - 1));
+	r->deadline_ns = now + t->cfg.round_timeout_ns;
+	if (!change_needed(t, &g->d.config, &r->change, &r->node)) {
+		g->want = WANT_NOTHING;
+		if (!g->complete) {
+			r->phase = PHASE_IDLE;
+			return;
+		}
+		r->identity = true;
+	}
+	t->stats.proposals++;
+	mesh_log_debug(t->env, "toma: group %llu: round %s node %u, ballot %#llx",
+		       (unsigned long long)g->d.config.group,
+		       r->identity ? "completing" : mesh_group_change_name(r->change), r->node,
+		       (unsigned long long)r->ballot);
+	for (unsigned i = 0; i < g->d.config.member_count && r->phase == PHASE_PREPARE; i++) {
+		uint32_t node = g->d.config.members[i].node;
+
+		if (node != t->env->self)
+			send_prepare(t, g, node);
+		else if (vote_prepare(t, g, r->ballot) == 0)
+			prepare_reply(t, g, node, g->d.accepted_ballot, &g->d.config);
+		else
+			round_end(t, g, true);
+	}
+}
+
+/* A majority promised: build the next configuration on the newest one
+ * they hold and ask every voter of it to accept. */
+static void accept_start(struct mesh_toma *t, struct group *g)
+{
+	struct round *r = &g->r;
+	const char *why = NULL;
+	int member;
+
+	if (r->identity) {
+		r->next = r->best;
+	} else {
+		member = mesh_group_member_of(&r->best, r->node);
+		if (member < 0 || mesh_group_change(&r->best, r->change, (unsigned)member, 0, 0, 0,
+						    &r->next, &why)) {
+			/* Someone else already made the change, or it no longer
+			 * applies: done, and look again. */
+			mesh_log_debug(t->env, "toma: group %llu: change dropped: %s",
+				       (unsigned long long)g->d.config.group, why ? why : "not a member");
+			round_end(t, g, false);
+			return;
+		}
+	}
+	r->phase = PHASE_ACCEPT;
+	for (unsigned i = 0; i < r->next.member_count && r->phase == PHASE_ACCEPT; i++) {
+		uint32_t node = r->next.members[i].node;
+		uint64_t retry = 0;
+
+		if (node != t->env->self) {
+			send_propose(t, g, node);
+			continue;
+		}
+		accept_reply(t, g, node, vote_accept(t, g, r->ballot, &r->next, &retry), retry);
+	}
+}
+
+static void prepare_reply(struct mesh_toma *t, struct group *g, uint32_t src, uint64_t ballot,
+			  const struct mesh_group_config *c)
+{
+	struct round *r = &g->r;
+
+	if (in_list(r->promised, r->promise_count, src) ||
+	    mesh_group_member_of(&g->d.config, src) < 0)
+		return;
+	r->promised[r->promise_count++] = src;
+	if (r->promise_count == 1 || ballot > r->best_ballot ||
+	    (ballot == r->best_ballot && c->epoch > r->best.epoch)) {
+		r->best_ballot = ballot;
+		r->best = *c;
+	}
+	if (r->promise_count >= mesh_group_majority(&g->d.config))
+		accept_start(t, g);
+}
+
+static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int status,
+			 uint64_t retry_ns)
+{
+	struct round *r = &g->r;
+	int member = mesh_group_member_of(&r->next, src);
+
+	if (member < 0 || in_list(r->accepted, r->accept_count, src))
+		return;
+	if (status == -EBUSY) {
+		r->resend_at_ns[member] = mesh_env_now_ns(t->env) + retry_ns;
+		return;
+	}
+	if (status) {
+		mesh_log_debug(t->env, "toma: group %llu: node %u refused ballot %#llx: %d",
+			       (unsigned long long)g->d.config.group, src,
+			       (unsigned long long)r->ballot, status);
+		round_end(t, g, true);
+		return;
+	}
+	r->accepted[r->accept_count++] = src;
+	if (!mesh_group_committed(&r->next, r->accepted, r->accept_count))
+		return;
+	t->stats.commits++;
+	mesh_log_info(t->env, "toma: group %llu: epoch %llu committed%s",
+		      (unsigned long long)r->next.group, (unsigned long long)r->next.epoch,
+		      r->identity ? " (completed)" : "");
+	/* Any commit carries the newest accepted configuration forward. */
+	g->complete = false;
+	g->confirm_at_ns = 0;
+	if (g->want == WANT_COMPLETE)
+		g->want = WANT_NOTHING;
+	round_end(t, g, false);
+}
+
+/* Resend what is unanswered; give up rounds past their deadline. */
+static void round_tick(struct mesh_toma *t, struct group *g, uint64_t now)
+{
+	struct round *r = &g->r;
+
+	if (now >= r->deadline_ns) {
+		mesh_log_debug(t->env, "toma: group %llu: round timed out",
+			       (unsigned long long)g->d.config.group);
+		/* Voters may hold this round's configuration: finish it. */
+		bool partial = r->phase == PHASE_ACCEPT && r->accept_count > 0;
+
+		round_end(t, g, true);
+		if (partial)
+			want(t, g, WANT_COMPLETE);
+		return;
+	}
+	if (r->phase == PHASE_PREPARE) {
+		for (unsigned i = 0; i < g->d.config.member_count; i++) {
+			uint32_t node = g->d.config.members[i].node;
+
+			if (!in_list(r->promised, r->promise_count, node))
+				send_prepare(t, g, node);
+		}
+		return;
+	}
+	for (unsigned i = 0; i < r->next.member_count && r->phase == PHASE_ACCEPT; i++) {
+		uint32_t node = r->next.members[i].node;
+		uint64_t retry = 0;
+
+		if (in_list(r->accepted, r->accept_count, node) || now < r->resend_at_ns[i])
+			continue;
+		if (node != t->env->self)
+			send_propose(t, g, node);
+		else
+			accept_reply(t, g, node, vote_accept(t, g, r->ballot, &r->next, &retry),
+				     retry);
+	}
+}
+
+static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
+{
+	if (g->confirm_at_ns && now >= g->confirm_at_ns) {
+		g->confirm_at_ns = 0;
+		want(t, g, WANT_COMPLETE);
+	}
+	if (g->r.phase != PHASE_IDLE) {
+		round_tick(t, g, now);
+		return;
+	}
+	if (g->want == WANT_NOTHING || now < g->not_before_ns)
+		return;
+	/* Give the first live member a round to act before stepping in. */
+	if (!first_alive(t, &g->d.config) && now - g->want_since_ns < t->cfg.round_timeout_ns)
+		return;
+	round_start(t, g);
+}
+
+static bool busy(const struct group *g)
+{
+	return g->want != WANT_NOTHING || g->r.phase != PHASE_IDLE || g->confirm_at_ns;
+}
+
+void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
+{
+	uint64_t now = mesh_env_now_ns(t->env);
+	bool more = false;
+
+	if (timer_id != TIMER_TICK) {
+		mesh_log_warn(t->env, "toma: unknown timer %#x", timer_id);
+		return;
+	}
+	t->tick_armed = false;
+	for (uint32_t i = 0; i < t->count; i++) {
+		group_tick(t, t->groups[i], now);
+		more |= busy(t->groups[i]);
+	}
+	if (more)
+		arm_tick(t);
+}
+
+static void want(struct mesh_toma *t, struct group *g, enum want w)
+{
+	if (g->want == WANT_NOTHING)
+		g->want_since_ns = mesh_env_now_ns(t->env);
+	if (g->want != WANT_CHANGE)
+		g->want = w;
+	if (w == WANT_COMPLETE)
+		g->complete = true;
+	arm_tick(t);
+}
+
+void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive)
+{
+	if (alive) {
+		for (uint32_t i = 0; i < t->suspect_count; i++) {
+			if (t->suspects[i] == node)
+				t->suspects[i] = t->suspects[--t->suspect_count];
+		}
+		return;
+	}
+	if (!suspected(t, node) && t->suspect_count < SUSPECTS_MAX)
+		t->suspects[t->suspect_count++] = node;
+	for (uint32_t i = 0; i < t->count; i++) {
+		struct group *g = t->groups[i];
+		enum mesh_group_change change;
+		uint32_t who;
+
+		if (change_needed(t, &g->d.config, &change, &who))
+			want(t, g, WANT_CHANGE);
+	}
+}
+
+int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint8_t op,
+		       uint64_t *current)
+{
+	struct group *g = group_find(t, group);
+	const struct mesh_group_member *self;
+	int member;
+
+	if (!g)
+		return -ENOENT;
+	*current = g->d.config.epoch;
+	if (t->cfg.no_fencing)
+		return 0;
+	member = mesh_group_member_of(&g->d.config, t->env->self);
+	self = member < 0 ? NULL : &g->d.config.members[member];
+	if (epoch == g->d.config.epoch && self &&
+	    (op == MESH_MSG_IO_WRITE ? mesh_group_member_writable(self)
+				     : self->role == MESH_MEMBER_REPLICA &&
+				       self->state == MESH_MEMBER_ACTIVE))
+		return 0;
+	t->stats.io_fenced++;
+	/* A client behind us may be stuck on a configuration that too few
+	 * voters hold; finishing it is harmless when it is already done. */
+	if (epoch < g->d.config.epoch)
+		want(t, g, WANT_COMPLETE);
+	return -ESTALE;
+}
+
+void mesh_toma_on_msg(struct mesh_toma *t, uint32_t src, const struct mesh_msg *m)
+{
+	struct group *g;
+	uint32_t index = (uint32_t)(m->hdr.req_id >> 32);
+
+	switch (m->hdr.type) {
+	case MESH_MSG_CONFIG_READ:
+		on_config_read(t, src, m);
+		return;
+	case MESH_MSG_CONFIG_PROPOSE:
+		on_config_propose(t, src, m);
+		return;
+	case MESH_MSG_LEASE_REQUEST:
+		on_lease_request(t, src, m);
+		return;
+	default:
+		break;
+	}
+	/* Answers to this node's rounds: the round id names the group. */
+	g = index < t->count ? t->groups[index] : NULL;
+	if (!g || g->r.id != m->hdr.req_id)
+		return; /* an old round's answer */
+	if (m->hdr.type == MESH_MSG_CONFIG_REPLY && g->r.phase == PHASE_PREPARE) {
+		const struct mesh_msg_config_reply *r = &m->u.config_reply;
+
+		if (r->status == 0 && r->config.group == g->d.config.group)
+			prepare_reply(t, g, src, r->accepted_ballot, &r->config);
+		else if (r->status == -ESTALE) {
+			if (r->promised > g->seen_ballot)
+				g->seen_ballot = r->promised;
+			round_end(t, g, true);
+		}
+	} else if (m->hdr.type == MESH_MSG_CONFIG_ACCEPT && g->r.phase == PHASE_ACCEPT &&
+		   m->u.config_accept.ballot == g->r.ballot) {
+		accept_reply(t, g, src, m->u.config_accept.status, m->u.config_accept.retry_ns);
+	}
+}

@@ -1,0 +1,113 @@
+/*
+ * core/toma.h: the topology manager on one target node (docs/toma.md).
+ *
+ * A target votes in every protection group it is a member of (as a replica
+ * or as the group's witness). For each such group it keeps, durably
+ * through the environment's metadata store, the highest ballot it promised
+ * and the configuration it accepted last, and it
+ *
+ *   - answers CONFIG_READ (Paxos prepare) and CONFIG_PROPOSE (accept),
+ *     refusing a higher epoch until every lease it granted has run out;
+ *   - grants clients leases on its accepted configuration (LEASE_REQUEST);
+ *   - tells the target role which epoch to fence I/O with;
+ *   - proposes a change when its heartbeat finds an active replica silent:
+ *     that replica is marked stale, under the next epoch.
+ *
+ * One configuration change is one CASPaxos round (prepare to a majority,
+ * take the configuration accepted under the highest ballot, apply one
+ * change from core/group.h, propose it). The change is committed when a
+ * majority and every member that takes writes have accepted it; until
+ * then the proposer retries, and a voter that sees a stronger ballot
+ * aborts its own proposal.
+ *
+ * Sans-IO; one timer per node for the manager. All memory is taken when a
+ * group is added.
+ */
+#ifndef MESH_CORE_TOMA_H
+#define MESH_CORE_TOMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/env.h"
+#include "core/proto.h"
+
+/* Groups one target votes in. */
+#define MESH_TOMA_GROUPS_MAX 4096u
+/* Lease bounds: below 1 ms no network keeps a lease alive, above a minute
+ * a failover waits too long. */
+#define MESH_TOMA_LEASE_NS_MIN 1000000ull
+#define MESH_TOMA_LEASE_NS_MAX 60000000000ull
+
+struct mesh_toma_config {
+	/* Longest lease a voter grants (clients may ask for less). A voter
+	 * that restarts accepts no new epoch for this long, because it may
+	 * have granted leases it no longer remembers. */
+	uint64_t lease_ns;
+	/* Clock drift bound, ppm; only checked for range here. The client
+	 * shortens its lease by this bound (mesh_group_lease_client_end_ns),
+	 * so a voter waits out exactly the lease it granted, on its clock. */
+	uint32_t drift_ppm;
+	/* How long a proposal may take before it is tried again with a new
+	 * ballot; the retry waits a random part of this more. */
+	uint64_t round_timeout_ns;
+	/* UNSAFE, for showing that the checks have teeth: targets accept I/O
+	 * under any epoch. */
+	bool no_fencing;
+};
+
+struct mesh_toma_stats {
+	uint64_t proposals, commits, aborts;
+	uint64_t leases_granted, leases_refused;
+	uint64_t accepts_deferred;  /* a proposal waited for leases to run out */
+	uint64_t io_fenced;         /* I/O refused for a wrong epoch */
+};
+
+struct mesh_toma;
+
+/**
+ * Make a manager acting through @env, which must provide the metadata
+ * store (meta_put, meta_get): a voter that forgot its promises could let
+ * two configurations commit. Returns 0, -EINVAL (config out of range,
+ * logged), -EOPNOTSUPP (no metadata store) or -ENOMEM.
+ */
+int mesh_toma_create(const struct mesh_env *env, const struct mesh_toma_config *cfg,
+		     struct mesh_toma **out);
+
+void mesh_toma_destroy(struct mesh_toma *t);
+
+/**
+ * Vote in group @initial->group. When the metadata store holds this
+ * group's state (the node restarted), that state wins over @initial.
+ * Returns 0, -EINVAL (@initial fails mesh_group_check or this node is not
+ * a member; logged), -EEXIST, -ENOSPC past MESH_TOMA_GROUPS_MAX, -ENOMEM,
+ * or the store's error.
+ */
+int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *initial);
+
+/**
+ * Whether this node may serve I/O of @op (MESH_MSG_IO_READ/WRITE) tagged
+ * with @epoch for @group: 0, or -ESTALE with *@current set to the epoch
+ * the node holds (the client re-reads the configuration), or -ENOENT when
+ * the node does not vote in @group. Reads are served only by active
+ * replicas, writes also by rebuilding ones.
+ */
+int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint8_t op,
+		       uint64_t *current);
+
+/**
+ * The configuration this node accepted last for @group, or NULL. Valid
+ * until the next event.
+ */
+const struct mesh_group_config *mesh_toma_config_of(const struct mesh_toma *t, uint64_t group);
+
+/** Heartbeat verdict on @node (mesh_heartbeat_config.on_peer_change). */
+void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive);
+
+void mesh_toma_stats(const struct mesh_toma *t, struct mesh_toma_stats *out);
+
+/* Events, delivered by the node. */
+void mesh_toma_on_msg(struct mesh_toma *t, uint32_t src, const struct mesh_msg *m);
+void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id);
+
+#endif
