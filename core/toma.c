@@ -52,12 +52,6 @@ enum phase {
 	PHASE_ACCEPT,
 };
 
-enum want {
-	WANT_NOTHING,
-	WANT_CHANGE,     /* a member's state should change */
-	WANT_COMPLETE,   /* a configuration may be accepted by too few: finish it */
-};
-
 struct round {
 	enum phase phase;
 	uint64_t id;                    /* req_id of this round's messages */
@@ -82,7 +76,7 @@ struct group {
 	struct durable d;
 	uint64_t lease_until_ns;        /* no higher epoch before this (own clock) */
 	uint64_t promise_at_ns;         /* when a ballot above the accepted one was promised */
-	enum want want;
+	bool change_wanted;             /* a member's state may need to change */
 	uint64_t want_since_ns;
 	uint64_t not_before_ns;         /* back-off before the next round */
 	uint64_t seen_ballot;           /* highest ballot another voter told of */
@@ -531,7 +525,7 @@ static void round_end(struct mesh_toma *t, struct group *g, bool backoff)
 
 static void prepare_reply(struct mesh_toma *t, struct group *g, uint32_t src, uint64_t ballot,
 			  const struct mesh_group_config *c);
-static void want(struct mesh_toma *t, struct group *g, enum want w);
+static void want(struct mesh_toma *t, struct group *g, bool complete);
 static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int status,
 			 uint64_t retry_ns);
 
@@ -551,7 +545,7 @@ static void round_start(struct mesh_toma *t, struct group *g)
 		    (t->env->self & ((1u << BALLOT_NODE_BITS) - 1));
 	r->deadline_ns = now + t->cfg.round_timeout_ns;
 	if (!change_needed(t, &g->d.config, &r->change, &r->node)) {
-		g->want = WANT_NOTHING;
+		g->change_wanted = false;
 		if (!g->complete) {
 			r->phase = PHASE_IDLE;
 			return;
@@ -657,8 +651,6 @@ static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int
 	/* Any commit carries the newest accepted configuration forward. */
 	g->complete = false;
 	g->confirm_at_ns = 0;
-	if (g->want == WANT_COMPLETE)
-		g->want = WANT_NOTHING;
 	round_end(t, g, false);
 }
 
@@ -675,7 +667,7 @@ static void round_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 
 		round_end(t, g, true);
 		if (partial)
-			want(t, g, WANT_COMPLETE);
+			want(t, g, true);
 		return;
 	}
 	if (r->phase == PHASE_PREPARE) {
@@ -705,13 +697,13 @@ static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 {
 	if (g->confirm_at_ns && now >= g->confirm_at_ns) {
 		g->confirm_at_ns = 0;
-		want(t, g, WANT_COMPLETE);
+		want(t, g, true);
 	}
 	if (g->r.phase != PHASE_IDLE) {
 		round_tick(t, g, now);
 		return;
 	}
-	if (g->want == WANT_NOTHING || now < g->not_before_ns)
+	if ((!g->change_wanted && !g->complete) || now < g->not_before_ns)
 		return;
 	/* Give the first live member a round to act before stepping in. */
 	if (!first_alive(t, &g->d.config) && now - g->want_since_ns < t->cfg.round_timeout_ns)
@@ -721,7 +713,7 @@ static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 
 static bool busy(const struct group *g)
 {
-	return g->want != WANT_NOTHING || g->r.phase != PHASE_IDLE || g->confirm_at_ns;
+	return g->change_wanted || g->complete || g->r.phase != PHASE_IDLE || g->confirm_at_ns;
 }
 
 void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
@@ -742,14 +734,17 @@ void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
 		arm_tick(t);
 }
 
-static void want(struct mesh_toma *t, struct group *g, enum want w)
+/* Ask for a round: a change (@complete false) or finishing a configuration
+ * that too few voters may hold (@complete true). A change round also
+ * finishes one, since it builds on the newest accepted configuration. */
+static void want(struct mesh_toma *t, struct group *g, bool complete)
 {
-	if (g->want == WANT_NOTHING)
+	if (!g->change_wanted && !g->complete)
 		g->want_since_ns = mesh_env_now_ns(t->env);
-	if (g->want != WANT_CHANGE)
-		g->want = w;
-	if (w == WANT_COMPLETE)
+	if (complete)
 		g->complete = true;
+	else
+		g->change_wanted = true;
 	arm_tick(t);
 }
 
@@ -770,7 +765,7 @@ void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive)
 		uint32_t who;
 
 		if (change_needed(t, &g->d.config, &change, &who))
-			want(t, g, WANT_CHANGE);
+			want(t, g, false);
 	}
 }
 
@@ -797,7 +792,7 @@ int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint
 	/* A client behind us may be stuck on a configuration that too few
 	 * voters hold; finishing it is harmless when it is already done. */
 	if (epoch < g->d.config.epoch)
-		want(t, g, WANT_COMPLETE);
+		want(t, g, true);
 	return -ESTALE;
 }
 
