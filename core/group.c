@@ -121,7 +121,10 @@ int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_chan
 		return refuse(why, "the member is not a replica of the group");
 	if (!transition(change, &before, &after))
 		return refuse(why, "unknown change");
-	if (from->members[member].state != before)
+	/* A rebuilding replica that goes silent goes stale as an active one does. */
+	if (from->members[member].state != before &&
+	    !(change == MESH_GROUP_MARK_STALE &&
+	      from->members[member].state == MESH_MEMBER_REBUILDING))
 		return refuse(why, "the member's state does not allow this change");
 	if (from->epoch == UINT64_MAX)
 		return refuse(why, "epochs are exhausted");

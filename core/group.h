@@ -63,8 +63,9 @@ unsigned mesh_group_majority(const struct mesh_group_config *c);
  * next epoch. START_REBUILD and REPLACE move the member to index 0 (the
  * head of the chain); other members keep their order.
  * Returns 0, or -EINVAL with *@why: @from invalid, member out of range or
- * not a replica, a change its state does not allow (only active -> stale,
- * stale -> rebuilding, rebuilding -> active, stale -> replaced), a change
+ * not a replica, a change its state does not allow (only active or
+ * rebuilding -> stale, stale -> rebuilding, rebuilding -> active, stale ->
+ * replaced), a change
  * that would leave no active replica, or a spare already in the group.
  */
 /** A short name for @change, for logs ("mark-stale"); "unknown" otherwise. */

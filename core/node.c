@@ -11,6 +11,7 @@
 #include "core/client.h"
 #include "core/heartbeat.h"
 #include "core/proto.h"
+#include "core/resync.h"
 #include "core/target.h"
 #include "core/toma.h"
 
@@ -40,6 +41,16 @@ static enum mesh_role role_of(uint8_t type)
 	}
 }
 
+/* The role that handles @m: by type, except that answers to resync copies
+ * carry MESH_RESYNC_TAG in their request id. */
+static enum mesh_role role_of_msg(const struct mesh_msg *m)
+{
+	if ((m->hdr.type == MESH_MSG_IO_REPLY || m->hdr.type == MESH_MSG_ERROR) &&
+	    (m->hdr.req_id & MESH_RESYNC_TAG))
+		return MESH_ROLE_RESYNC;
+	return role_of(m->hdr.type);
+}
+
 void mesh_node_send_error(const struct mesh_env *env, uint32_t dst, uint64_t req_id,
 			  uint64_t epoch, int code, const char *detail)
 {
@@ -64,9 +75,15 @@ void mesh_node_send_error(const struct mesh_env *env, uint32_t dst, uint64_t req
 /* @m is for a role this node lacks. */
 static void misrouted(struct mesh_node *n, uint32_t src, const struct mesh_msg *m)
 {
-	enum mesh_role role = role_of(m->hdr.type);
+	enum mesh_role role = role_of_msg(m);
 
 	n->rx_misrouted++;
+	if (role == MESH_ROLE_RESYNC) {
+		/* An answer to a copy of an earlier incarnation of this node. */
+		mesh_log_debug(&n->env, "node %u: resync answer from node %u for no copy",
+			       n->env.self, src);
+		return;
+	}
 	if (role == MESH_ROLE_HEARTBEAT) {
 		/* A beat arrives every interval from each node that counts us
 		 * as a peer: a warning each time would drown the log, and an
@@ -97,7 +114,12 @@ void mesh_node_on_message(struct mesh_node *n, uint32_t src, const void *buf, si
 			      n->env.self, len, src, mesh_proto_strerror(rc));
 		return;
 	}
-	switch (role_of(m.hdr.type)) {
+	switch (role_of_msg(&m)) {
+	case MESH_ROLE_RESYNC:
+		if (!n->resync)
+			break;
+		mesh_resync_on_msg(n->resync, src, &m);
+		return;
 	case MESH_ROLE_HEARTBEAT:
 		if (!n->heartbeat)
 			break;
@@ -141,6 +163,10 @@ void mesh_node_on_timer(struct mesh_node *n, uint32_t timer_id)
 		if (n->toma)
 			mesh_toma_on_timer(n->toma, timer_id);
 		break;
+	case MESH_ROLE_RESYNC:
+		if (n->resync)
+			mesh_resync_on_timer(n->resync, timer_id);
+		break;
 	default:
 		mesh_log_error(&n->env, "node %u: timer %#x has no owner", n->env.self, timer_id);
 		break;
@@ -149,8 +175,12 @@ void mesh_node_on_timer(struct mesh_node *n, uint32_t timer_id)
 
 void mesh_node_on_drive_done(struct mesh_node *n, uint64_t cookie, int result)
 {
-	if (n->target)
+	if (cookie & MESH_RESYNC_TAG) {
+		if (n->resync)
+			mesh_resync_on_drive_done(n->resync, cookie, result);
+	} else if (n->target) {
 		mesh_target_on_drive_done(n->target, cookie, result);
+	}
 }
 
 void mesh_node_on_rma_done(struct mesh_node *n, uint64_t cookie, int status)

@@ -20,10 +20,12 @@ enum mesh_role {
 	MESH_ROLE_TARGET = 2,
 	MESH_ROLE_HEARTBEAT = 3,
 	MESH_ROLE_TOMA = 4,
+	MESH_ROLE_RESYNC = 5,
 };
 
 struct mesh_client;
 struct mesh_heartbeat;
+struct mesh_resync;
 struct mesh_target;
 struct mesh_toma;
 
@@ -33,6 +35,7 @@ struct mesh_node {
 	struct mesh_target *target;       /* may be NULL */
 	struct mesh_heartbeat *heartbeat; /* may be NULL */
 	struct mesh_toma *toma;           /* may be NULL: no fencing, no votes */
+	struct mesh_resync *resync;       /* may be NULL: no rebuilds from here */
 	uint64_t rx_malformed;            /* messages that failed to decode */
 	uint64_t rx_misrouted;            /* messages for a role this node lacks */
 };

@@ -19,12 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dirty.h"
+#include "core/fresh.h"
+#include "core/group.h"
 #include "core/node.h"
 #include "core/toma.h"
 
 #define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_TARGET, 1)
 /* Writes remembered to recognise a duplicate delivery. */
 #define RECENT_WRITES 128u
+/* Drive cookies keep the top bit clear: the node routes tagged ones to the
+ * resync role. */
+#define GEN_MASK 0x7fffffffu
 
 /* A client's write, as its incarnation and sequence number name it. */
 struct write_id {
@@ -43,6 +49,10 @@ struct request {
 	uint8_t type;
 	uint32_t drive;
 	uint32_t length;
+	/* A write may go to the drive in several runs (a copy skips sectors
+	 * clients wrote); the request is done when all have completed. */
+	uint32_t ios_pending;
+	uint64_t run_bytes, done_bytes;
 	uint8_t *buf;
 };
 
@@ -62,6 +72,8 @@ struct mesh_target {
 	 * twice cannot apply an old write again over a newer one. */
 	struct write_id recent[RECENT_WRITES];
 	uint32_t recent_next;
+	/* Sectors clients wrote in groups this node is rebuilding. */
+	struct mesh_fresh fresh[MESH_TARGET_REBUILDS_MAX];
 };
 
 static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
@@ -74,6 +86,10 @@ static int check_config(const struct mesh_env *env, const struct mesh_target_con
 	if (cfg->inflight == 0 || cfg->inflight > MESH_TARGET_INFLIGHT_MAX) {
 		mesh_log_error(env, "target: %u in-flight requests outside 1..%u", cfg->inflight,
 			       MESH_TARGET_INFLIGHT_MAX);
+		return -EINVAL;
+	}
+	if (cfg->dirty && !cfg->toma) {
+		mesh_log_error(env, "target: dirty maps need a topology manager");
 		return -EINVAL;
 	}
 	if (cfg->io_bytes_max == 0 || cfg->io_bytes_max > MESH_PROTO_DATA_MAX) {
@@ -119,6 +135,8 @@ void mesh_target_destroy(struct mesh_target *t)
 		return;
 	if (t->resend_armed)
 		mesh_env_timer_cancel(t->env, TIMER_RESEND);
+	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX; i++)
+		mesh_fresh_release(&t->fresh[i]);
 	free(t->reqs);
 	free(t->free_reqs);
 	free(t->buffers);
@@ -197,6 +215,107 @@ static bool seen_before(struct mesh_target *t, const struct mesh_msg_io *io)
 	return false;
 }
 
+/* The fresh-sector map of @group's rebuild that began at @epoch, made if
+ * needed; NULL when every map is taken by a rebuild still under way. */
+static struct mesh_fresh *fresh_get(struct mesh_target *t, uint64_t group, uint64_t epoch,
+				    uint64_t bytes)
+{
+	struct mesh_fresh *spare = NULL;
+
+	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX; i++) {
+		struct mesh_fresh *f = &t->fresh[i];
+
+		if (f->epoch && f->group == group) {
+			if (f->epoch == epoch && f->bytes == bytes)
+				return f;
+			spare = f; /* an earlier rebuild of this group: start clean */
+			break;
+		}
+		if (!f->epoch || mesh_toma_rebuild_epoch(t->cfg.toma, f->group) != f->epoch)
+			spare = spare ? spare : f; /* free, or its rebuild is over */
+	}
+	if (!spare || mesh_fresh_init(spare, group, epoch, bytes))
+		return NULL;
+	return spare;
+}
+
+/*
+ * What a write needs before it reaches the drive, under the configuration
+ * this node holds: it must fall inside this node's segment of the group;
+ * its regions are marked dirty (durably); on a rebuilding replica a client
+ * write marks its sectors fresh, and a copy (MESH_IO_F_RESYNC) learns
+ * which sectors it must skip (*@fresh). *@segment_offset is where the
+ * write starts in the segment. A copy is refused unless this node is
+ * rebuilding since an epoch it knows.
+ */
+static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
+			 struct mesh_fresh **fresh, uint64_t *segment_offset)
+{
+	bool resync = io->flags & MESH_IO_F_RESYNC;
+	const struct mesh_group_config *c;
+	const struct mesh_group_member *self;
+	uint64_t since;
+	int member;
+
+	*fresh = NULL;
+	if (!t->cfg.toma)
+		return resync ? -EOPNOTSUPP : 0;
+	c = mesh_toma_config_of(t->cfg.toma, io->group);
+	member = c ? mesh_group_member_of(c, t->env->self) : -1;
+	if (member < 0 || c->members[member].role != MESH_MEMBER_REPLICA)
+		return resync ? -EINVAL : 0; /* only without fencing */
+	self = &c->members[member];
+	if (io->drive != self->drive || io->offset < self->offset ||
+	    io->offset - self->offset >= c->bytes || io->length > c->bytes - (io->offset - self->offset))
+		return -ERANGE;
+	*segment_offset = io->offset - self->offset;
+	if (self->state == MESH_MEMBER_REBUILDING) {
+		since = mesh_toma_rebuild_epoch(t->cfg.toma, io->group);
+		if (!since && resync)
+			return -ECANCELED; /* restarted mid-rebuild: a new one comes */
+		if (since) {
+			struct mesh_fresh *f = fresh_get(t, io->group, since, c->bytes);
+
+			if (!f)
+				return -EAGAIN;
+			if (resync)
+				*fresh = f;
+			else
+				mesh_fresh_mark(f, *segment_offset, io->length);
+		}
+	} else if (resync) {
+		return -EINVAL;
+	}
+	if (t->cfg.dirty &&
+	    mesh_dirty_mark(t->cfg.dirty, io->group, c->bytes, *segment_offset, io->length))
+		return -EIO;
+	return 0;
+}
+
+/* Submit one drive run of request @r: bytes [@at, @at + @length) of its
+ * buffer, at drive offset @offset. */
+static int submit_run(struct mesh_target *t, struct request *r, uint64_t offset, uint32_t at,
+		      uint32_t length)
+{
+	struct mesh_drive_io dio = {
+		.drive = r->drive,
+		.op = r->type == MESH_MSG_IO_WRITE ? MESH_DRIVE_WRITE : MESH_DRIVE_READ,
+		.offset = offset,
+		.length = length,
+		.buf = r->buf + at,
+		.cookie = ((uint64_t)(r->gen & GEN_MASK) << 32) | (uint32_t)(r - t->reqs),
+	};
+	int rc = mesh_env_drive_submit(t->env, &dio);
+
+	if (rc == 0) {
+		r->ios_pending++;
+		r->run_bytes += length;
+	}
+	return rc;
+}
+
+static void answer(struct mesh_target *t, struct request *r);
+
 static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
 {
 	const struct mesh_msg_io *io = &m->u.io;
@@ -204,10 +323,15 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	uint64_t epoch = m->hdr.epoch;
 	int rc = check_io(t, io);
 
+	struct mesh_fresh *fresh = NULL;
+	uint64_t segment_offset = 0;
+
 	if (!rc && t->cfg.toma) {
 		rc = mesh_toma_io_check(t->cfg.toma, io->group, m->hdr.epoch, m->hdr.type, &epoch);
 		t->stats.fenced += rc == -ESTALE;
 	}
+	if (!rc && write)
+		rc = write_prepare(t, io, &fresh, &segment_offset);
 	if (rc) {
 		t->stats.rejected++;
 		mesh_log_debug(t->env, "target: %s drive %u [%llu +%u] from node %u refused: %d",
@@ -237,22 +361,36 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	r->type = m->hdr.type;
 	r->drive = io->drive;
 	r->length = io->length;
+	r->ios_pending = 0;
+	r->run_bytes = r->done_bytes = 0;
+	r->status = 0;
 	if (write)
 		memcpy(r->buf, m->data, io->length);
 
-	struct mesh_drive_io dio = {
-		.drive = io->drive,
-		.op = write ? MESH_DRIVE_WRITE : MESH_DRIVE_READ,
-		.offset = io->offset,
-		.length = io->length,
-		.buf = r->buf,
-		.cookie = ((uint64_t)r->gen << 32) | (uint32_t)(r - t->reqs),
-	};
-	rc = mesh_env_drive_submit(t->env, &dio);
+	if (!fresh) {
+		rc = submit_run(t, r, io->offset, 0, io->length);
+	} else {
+		/* A copy: write only the sectors no client wrote since the
+		 * rebuild began. */
+		uint64_t at = segment_offset, end = segment_offset + io->length, run;
+
+		t->stats.resync_writes++;
+		rc = 0;
+		while (rc == 0 && mesh_fresh_next_run(fresh, &at, end, &run)) {
+			rc = submit_run(t, r, io->offset + (at - segment_offset),
+					(uint32_t)(at - segment_offset), (uint32_t)run);
+			at += run;
+		}
+		t->stats.resync_bytes_kept += io->length - r->run_bytes;
+	}
 	if (rc) {
-		release(t, r);
 		t->stats.drive_errors++;
-		reply_io(t, src, m->hdr.req_id, m->hdr.epoch, rc, NULL, 0);
+		r->status = rc;
+	}
+	if (r->ios_pending == 0) {
+		/* Nothing reached the drive (refused, or a copy with nothing
+		 * left to write): answer now. */
+		answer(t, r);
 	}
 }
 
@@ -311,14 +449,22 @@ void mesh_target_on_drive_done(struct mesh_target *t, uint64_t cookie, int resul
 	struct request *r;
 
 	if (index >= t->cfg.inflight || !t->reqs[index].in_use ||
-	    t->reqs[index].gen != (uint32_t)(cookie >> 32)) {
+	    (t->reqs[index].gen & GEN_MASK) != (uint32_t)(cookie >> 32) ||
+	    !t->reqs[index].ios_pending) {
 		mesh_log_error(t->env, "target: completion for unknown drive I/O %#llx",
 			       (unsigned long long)cookie);
 		return;
 	}
 	r = &t->reqs[index];
 	bool write = r->type == MESH_MSG_IO_WRITE;
-	int status = result < 0 ? result : (uint32_t)result == r->length ? 0 : -EIO;
+
+	if (result < 0 && !r->status)
+		r->status = result;
+	else if (result > 0)
+		r->done_bytes += (uint32_t)result;
+	if (--r->ios_pending)
+		return;
+	int status = r->status ? r->status : r->done_bytes == r->run_bytes ? 0 : -EIO;
 
 	if (status) {
 		t->stats.drive_errors++;

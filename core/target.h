@@ -20,7 +20,12 @@
 /* Pause before sending again an answer that met a full path. */
 #define MESH_TARGET_RESEND_NS 50000ull
 
+struct mesh_dirty;
 struct mesh_toma;
+
+/* Groups one target may rebuild at once: each costs a map of one bit per
+ * sector of the segment (segment bytes / 4096 bytes of memory). */
+#define MESH_TARGET_REBUILDS_MAX 4u
 
 struct mesh_target_config {
 	uint32_t drive_count;                          /* 1..MESH_TARGET_DRIVES_MAX */
@@ -31,6 +36,10 @@ struct mesh_target_config {
 	 * it holds for the request's group (-ESTALE otherwise). NULL: no
 	 * fencing, for clusters without one. Must outlive the target. */
 	struct mesh_toma *toma;
+	/* Where the node marks the regions it writes (core/dirty.h), so that
+	 * a replica that comes back copies only those. NULL: none kept. Needs
+	 * @toma. Must outlive the target. */
+	struct mesh_dirty *dirty;
 };
 
 struct mesh_target_stats {
@@ -42,6 +51,8 @@ struct mesh_target_stats {
 	uint64_t busy;          /* answered -EAGAIN: no free slot */
 	uint64_t drive_errors;
 	uint64_t replies_deferred; /* answers that met a full path and waited */
+	uint64_t resync_writes;    /* copies taken while rebuilding */
+	uint64_t resync_bytes_kept; /* copied bytes skipped: a client wrote them since */
 };
 
 struct mesh_target;

@@ -59,6 +59,7 @@ struct round {
 	uint64_t deadline_ns;
 	enum mesh_group_change change;
 	uint32_t node;                  /* the member the change is about */
+	uint64_t only_on_epoch;         /* nonzero: build on this epoch or drop */
 	bool identity;                  /* re-propose the newest configuration */
 	/* Prepare: who answered, and the newest configuration among them. */
 	uint32_t promised[MESH_GROUP_MEMBERS_MAX];
@@ -82,7 +83,23 @@ struct group {
 	uint64_t seen_ballot;           /* highest ballot another voter told of */
 	bool complete;                  /* a configuration may be held by too few */
 	uint64_t confirm_at_ns;         /* unsure whether what we accepted committed */
+	uint64_t changed_at_ns;         /* when this node took the current epoch */
+	/* Rebuild bookkeeping, in memory only (a restart forgets it, and
+	 * then assumes the worst). */
+	uint64_t rebuild_epoch;         /* see mesh_toma_rebuild_epoch() */
+	uint32_t returning[MESH_GROUP_MEMBERS_MAX]; /* see mesh_toma_member_returning() */
+	unsigned returning_count;
+	bool asked;                     /* a change asked with mesh_toma_request() */
+	enum mesh_group_change asked_change;
+	uint32_t asked_node;
+	uint64_t asked_epoch;
 	struct round r;
+};
+
+/* A node the heartbeat found alive again, and when. */
+struct recovery {
+	uint32_t node;
+	uint64_t at_ns;
 };
 
 struct mesh_toma {
@@ -92,6 +109,8 @@ struct mesh_toma {
 	uint32_t count, capacity;
 	uint32_t suspects[SUSPECTS_MAX];
 	uint32_t suspect_count;
+	struct recovery recovered[SUSPECTS_MAX]; /* the latest, oldest overwritten */
+	uint32_t recovered_next;
 	uint64_t rounds;                /* makes round ids unique */
 	bool tick_armed;
 	struct mesh_toma_stats stats;
@@ -168,6 +187,11 @@ static struct group *group_find(const struct mesh_toma *t, uint64_t id)
 	return i < t->count && t->groups[i]->d.config.group == id ? t->groups[i] : NULL;
 }
 
+static bool in_list(const uint32_t *list, unsigned count, uint32_t node);
+static void want(struct mesh_toma *t, struct group *g, bool complete);
+static void config_taken(struct mesh_toma *t, struct group *g,
+			 const struct mesh_group_config *old);
+
 static int persist(struct mesh_toma *t, const struct durable *d)
 {
 	int rc = mesh_env_meta_put(t->env, d->config.group, d, sizeof(*d));
@@ -182,6 +206,7 @@ int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *ini
 {
 	struct group *g;
 	const char *why;
+	bool resumed = false;
 	uint32_t at;
 	int rc;
 
@@ -220,6 +245,7 @@ int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *ini
 		mesh_log_info(t->env, "toma: group %llu: resumed at epoch %llu",
 			      (unsigned long long)initial->group,
 			      (unsigned long long)g->d.config.epoch);
+		resumed = true;
 	} else if (rc == -ENOENT) {
 		g->d = (struct durable){ .magic = DURABLE_MAGIC, .config = *initial };
 		rc = persist(t, &g->d);
@@ -237,6 +263,11 @@ int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *ini
 	memmove(&t->groups[at + 1], &t->groups[at], (t->count - at) * sizeof(*t->groups));
 	t->groups[at] = g;
 	t->count++;
+	if (resumed) {
+		/* Nothing known of its past: a rebuild of this node restarts. */
+		config_taken(t, g, NULL);
+		want(t, g, false);
+	}
 	return 0;
 }
 
@@ -265,6 +296,66 @@ static void arm_tick(struct mesh_toma *t)
 {
 	mesh_env_timer_arm_once(t->env, TIMER_TICK, &t->tick_armed,
 				t->cfg.round_timeout_ns / TICKS_PER_ROUND);
+}
+
+/* Where @m sits in @c (same node, drive and offset), or -1. */
+static int same_place(const struct mesh_group_config *c, const struct mesh_group_member *m)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *o = &c->members[i];
+
+		if (o->node == m->node && o->drive == m->drive && o->offset == m->offset &&
+		    o->role == m->role)
+			return (int)i;
+	}
+	return -1;
+}
+
+
+/* This node took configuration g->d.config after @old (NULL: resumed after
+ * a restart): note what a rebuild needs to know about the step, and tell
+ * the node. Where the step is not understood the worst is assumed: a full
+ * copy, and a rebuilding member that starts its rebuild again. */
+static void config_taken(struct mesh_toma *t, struct group *g, const struct mesh_group_config *old)
+{
+	const struct mesh_group_config *c = &g->d.config;
+	bool step = old && c->epoch == old->epoch + 1;
+	unsigned returning = 0;
+	uint32_t kept[MESH_GROUP_MEMBERS_MAX];
+
+	g->changed_at_ns = mesh_env_now_ns(t->env);
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *m = &c->members[i];
+		int was = step ? same_place(old, m) : -1;
+
+		if (m->role != MESH_MEMBER_REPLICA || m->state != MESH_MEMBER_REBUILDING)
+			continue;
+		if (m->node == t->env->self) {
+			/* This node takes client writes only under epochs it
+			 * holds, so if the last one it held did not have it
+			 * rebuilding, every write of this rebuild is still to
+			 * come. Two rebuilding epochs apart may hide a rebuild
+			 * that ended and began again: start afresh then. */
+			int held = old ? same_place(old, m) : -1;
+
+			if (old && (held < 0 || old->members[held].state != MESH_MEMBER_REBUILDING))
+				g->rebuild_epoch = c->epoch;
+			else if (!step)
+				g->rebuild_epoch = 0;
+		}
+		if (was >= 0 && (old->members[was].state == MESH_MEMBER_STALE ||
+				 (old->members[was].state == MESH_MEMBER_REBUILDING &&
+				  in_list(g->returning, g->returning_count, m->node))))
+			kept[returning++] = m->node;
+	}
+	int self = mesh_group_member_of(c, t->env->self);
+
+	if (self < 0 || c->members[self].state != MESH_MEMBER_REBUILDING)
+		g->rebuild_epoch = 0;
+	memcpy(g->returning, kept, returning * sizeof(*kept));
+	g->returning_count = returning;
+	if (t->cfg.on_config)
+		t->cfg.on_config(t->cfg.arg, c);
 }
 
 /* ---- the voter ---- */
@@ -327,10 +418,16 @@ static int vote_accept(struct mesh_toma *t, struct group *g, uint64_t ballot,
 	d.config = *c;
 	if (persist(t, &d))
 		return -EIO;
-	if (d.config.epoch != g->d.config.epoch)
-		mesh_log_info(t->env, "toma: group %llu: accepted epoch %llu",
-			      (unsigned long long)c->group, (unsigned long long)c->epoch);
+	if (d.config.epoch == g->d.config.epoch) {
+		g->d = d;
+		return 0;
+	}
+	mesh_log_info(t->env, "toma: group %llu: accepted epoch %llu",
+		      (unsigned long long)c->group, (unsigned long long)c->epoch);
+	struct mesh_group_config old = g->d.config;
+
 	g->d = d;
+	config_taken(t, g, &old);
 	return 0;
 }
 
@@ -455,17 +552,67 @@ static uint32_t group_index(const struct mesh_toma *t, const struct group *g)
 	return lower_bound(t, g->d.config.group);
 }
 
-/* The change @g needs now, if any: an active replica the heartbeat
- * suspects goes stale. */
-static bool change_needed(const struct mesh_toma *t, const struct mesh_group_config *c,
-			  enum mesh_group_change *change, uint32_t *node)
+/* When the heartbeat last found @node alive again; 0 if it did not lately
+ * (the table keeps the latest SUSPECTS_MAX recoveries). */
+static uint64_t alive_since(const struct mesh_toma *t, uint32_t node)
 {
+	uint64_t at = 0;
+
+	for (uint32_t i = 0; i < SUSPECTS_MAX; i++) {
+		if (t->recovered[i].node == node && t->recovered[i].at_ns > at)
+			at = t->recovered[i].at_ns;
+	}
+	return at;
+}
+
+/*
+ * The change @g needs now, if any, most urgent first:
+ *   1. a replica taking writes that the heartbeat suspects goes stale;
+ *   2. so does this node, when rebuilding without knowing since when (it
+ *      restarted): client writes it took before are not marked fresh, so
+ *      a copy could undo them; a new rebuild starts clean;
+ *   3. a change asked for with mesh_toma_request(), on its epoch;
+ *   4. a stale replica this node's heartbeat saw come back starts
+ *      rebuilding, once it has been heard for a round and the group has
+ *      held its epoch for one (a flapping link does not churn epochs).
+ *      Only a node that watched it return proposes this: one that never
+ *      lost it (an asymmetric cut) cannot tell whether it is reachable.
+ * @expect_epoch is set for 3 (0 otherwise).
+ */
+static bool change_needed(const struct mesh_toma *t, const struct group *g,
+			  enum mesh_group_change *change, uint32_t *node, uint64_t *expect_epoch)
+{
+	const struct mesh_group_config *c = &g->d.config;
+	uint64_t now = mesh_env_now_ns(t->env);
+	uint64_t wait = t->cfg.round_timeout_ns;
+
+	*expect_epoch = 0;
 	for (unsigned i = 0; i < c->member_count; i++) {
 		const struct mesh_group_member *mb = &c->members[i];
 
-		if (mb->role == MESH_MEMBER_REPLICA && mb->state == MESH_MEMBER_ACTIVE &&
-		    suspected(t, mb->node)) {
+		if (mesh_group_member_writable(mb) &&
+		    (suspected(t, mb->node) ||
+		     (mb->node == t->env->self && mb->state == MESH_MEMBER_REBUILDING &&
+		      !g->rebuild_epoch))) {
 			*change = MESH_GROUP_MARK_STALE;
+			*node = mb->node;
+			return true;
+		}
+	}
+	if (g->asked && g->asked_epoch == c->epoch) {
+		*change = g->asked_change;
+		*node = g->asked_node;
+		*expect_epoch = g->asked_epoch;
+		return true;
+	}
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *mb = &c->members[i];
+		uint64_t back = alive_since(t, mb->node);
+
+		if (mb->role == MESH_MEMBER_REPLICA && mb->state == MESH_MEMBER_STALE &&
+		    !suspected(t, mb->node) && back && now - back >= wait &&
+		    now - g->changed_at_ns >= wait) {
+			*change = MESH_GROUP_START_REBUILD;
 			*node = mb->node;
 			return true;
 		}
@@ -473,11 +620,27 @@ static bool change_needed(const struct mesh_toma *t, const struct mesh_group_con
 	return false;
 }
 
-/* The first member this node believes alive proposes without waiting. */
+/* Whether a stale replica of @c came back and may soon start rebuilding:
+ * the manager keeps ticking until it does. */
+static bool stale_came_back(const struct mesh_toma *t, const struct mesh_group_config *c)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		const struct mesh_group_member *mb = &c->members[i];
+
+		if (mb->role == MESH_MEMBER_REPLICA && mb->state == MESH_MEMBER_STALE &&
+		    !suspected(t, mb->node) && alive_since(t, mb->node))
+			return true;
+	}
+	return false;
+}
+
+/* The first member this node believes alive proposes without waiting. A
+ * stale replica is passed over: it may hold an old configuration (it
+ * missed the epoch that made it stale) and could not see the change. */
 static bool first_alive(const struct mesh_toma *t, const struct mesh_group_config *c)
 {
 	for (unsigned i = 0; i < c->member_count; i++) {
-		if (!suspected(t, c->members[i].node))
+		if (!suspected(t, c->members[i].node) && c->members[i].state != MESH_MEMBER_STALE)
 			return c->members[i].node == t->env->self;
 	}
 	return false;
@@ -525,7 +688,6 @@ static void round_end(struct mesh_toma *t, struct group *g, bool backoff)
 
 static void prepare_reply(struct mesh_toma *t, struct group *g, uint32_t src, uint64_t ballot,
 			  const struct mesh_group_config *c);
-static void want(struct mesh_toma *t, struct group *g, bool complete);
 static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int status,
 			 uint64_t retry_ns);
 
@@ -544,7 +706,7 @@ static void round_start(struct mesh_toma *t, struct group *g)
 	r->ballot = (((top >> BALLOT_NODE_BITS) + 1) << BALLOT_NODE_BITS) |
 		    (t->env->self & ((1u << BALLOT_NODE_BITS) - 1));
 	r->deadline_ns = now + t->cfg.round_timeout_ns;
-	if (!change_needed(t, &g->d.config, &r->change, &r->node)) {
+	if (!change_needed(t, g, &r->change, &r->node, &r->only_on_epoch)) {
 		g->change_wanted = false;
 		if (!g->complete) {
 			r->phase = PHASE_IDLE;
@@ -581,6 +743,8 @@ static void accept_start(struct mesh_toma *t, struct group *g)
 		r->next = r->best;
 	} else {
 		member = mesh_group_member_of(&r->best, r->node);
+		if (r->only_on_epoch && r->best.epoch != r->only_on_epoch)
+			member = -1, why = "asked on another epoch";
 		if (member < 0 || mesh_group_change(&r->best, r->change, (unsigned)member, 0, 0, 0,
 						    &r->next, &why)) {
 			/* Someone else already made the change, or it no longer
@@ -703,17 +867,32 @@ static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 		round_tick(t, g, now);
 		return;
 	}
-	if ((!g->change_wanted && !g->complete) || now < g->not_before_ns)
+	if (!g->change_wanted && !g->complete) {
+		enum mesh_group_change change;
+		uint32_t who;
+		uint64_t epoch;
+
+		/* A stale member may have been heard long enough by now. */
+		if (!change_needed(t, g, &change, &who, &epoch))
+			return;
+		want(t, g, false);
+	}
+	if (now < g->not_before_ns)
 		return;
-	/* Give the first live member a round to act before stepping in. */
-	if (!first_alive(t, &g->d.config) && now - g->want_since_ns < t->cfg.round_timeout_ns)
+	/* Give the first live member a round to act before stepping in,
+	 * unless the change was asked of this node (by its resync). */
+	bool asked = g->asked && g->asked_epoch == g->d.config.epoch;
+
+	if (!asked && !first_alive(t, &g->d.config) &&
+	    now - g->want_since_ns < t->cfg.round_timeout_ns)
 		return;
 	round_start(t, g);
 }
 
-static bool busy(const struct group *g)
+static bool busy(const struct mesh_toma *t, const struct group *g)
 {
-	return g->change_wanted || g->complete || g->r.phase != PHASE_IDLE || g->confirm_at_ns;
+	return g->change_wanted || g->complete || g->r.phase != PHASE_IDLE || g->confirm_at_ns ||
+	       stale_came_back(t, &g->d.config);
 }
 
 void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
@@ -728,7 +907,7 @@ void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
 	t->tick_armed = false;
 	for (uint32_t i = 0; i < t->count; i++) {
 		group_tick(t, t->groups[i], now);
-		more |= busy(t->groups[i]);
+		more |= busy(t, t->groups[i]);
 	}
 	if (more)
 		arm_tick(t);
@@ -755,6 +934,15 @@ void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive)
 			if (t->suspects[i] == node)
 				t->suspects[i] = t->suspects[--t->suspect_count];
 		}
+		t->recovered[t->recovered_next] = (struct recovery){
+			.node = node, .at_ns = mesh_env_now_ns(t->env),
+		};
+		t->recovered_next = (t->recovered_next + 1) % SUSPECTS_MAX;
+		/* Groups where it is stale start rebuilding after a round. */
+		for (uint32_t i = 0; i < t->count; i++) {
+			if (stale_came_back(t, &t->groups[i]->d.config))
+				arm_tick(t);
+		}
 		return;
 	}
 	if (!suspected(t, node) && t->suspect_count < SUSPECTS_MAX)
@@ -763,8 +951,9 @@ void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive)
 		struct group *g = t->groups[i];
 		enum mesh_group_change change;
 		uint32_t who;
+		uint64_t epoch;
 
-		if (change_needed(t, &g->d.config, &change, &who))
+		if (change_needed(t, g, &change, &who, &epoch))
 			want(t, g, false);
 	}
 }
@@ -832,4 +1021,70 @@ void mesh_toma_on_msg(struct mesh_toma *t, uint32_t src, const struct mesh_msg *
 		   m->u.config_accept.ballot == g->r.ballot) {
 		accept_reply(t, g, src, m->u.config_accept.status, m->u.config_accept.retry_ns);
 	}
+}
+
+uint32_t mesh_toma_group_count(const struct mesh_toma *t)
+{
+	return t->count;
+}
+
+const struct mesh_group_config *mesh_toma_config_at(const struct mesh_toma *t, uint32_t i)
+{
+	return i < t->count ? &t->groups[i]->d.config : NULL;
+}
+
+int mesh_toma_request(struct mesh_toma *t, uint64_t group, enum mesh_group_change change,
+		      uint32_t node, uint64_t epoch)
+{
+	struct group *g = group_find(t, group);
+
+	if (!g)
+		return -ENOENT;
+	if (g->asked && g->asked_change == change && g->asked_node == node &&
+	    g->asked_epoch == epoch && (g->change_wanted || g->r.phase != PHASE_IDLE))
+		return 0; /* already on its way */
+	g->asked = true;
+	g->asked_change = change;
+	g->asked_node = node;
+	g->asked_epoch = epoch;
+	want(t, g, false);
+	return 0;
+}
+
+bool mesh_toma_member_returning(const struct mesh_toma *t, uint64_t group, uint32_t node)
+{
+	const struct group *g = group_find(t, group);
+
+	return g && in_list(g->returning, g->returning_count, node);
+}
+
+uint64_t mesh_toma_rebuild_epoch(const struct mesh_toma *t, uint64_t group)
+{
+	const struct group *g = group_find(t, group);
+
+	return g ? g->rebuild_epoch : 0;
+}
+
+bool mesh_toma_group_settled(const struct mesh_toma *t, uint64_t group)
+{
+	const struct group *g = group_find(t, group);
+
+	if (!g)
+		return false;
+	for (unsigned i = 0; i < g->d.config.member_count; i++) {
+		const struct mesh_group_member *m = &g->d.config.members[i];
+
+		if (m->role == MESH_MEMBER_REPLICA &&
+		    (m->state != MESH_MEMBER_ACTIVE || suspected(t, m->node)))
+			return false;
+	}
+	return true;
+}
+
+void mesh_toma_catch_up(struct mesh_toma *t, uint64_t group)
+{
+	struct group *g = group_find(t, group);
+
+	if (g)
+		want(t, g, true);
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "core/env.h"
+#include "core/group.h"
 #include "core/proto.h"
 
 /* Groups one target votes in. */
@@ -54,6 +55,12 @@ struct mesh_toma_config {
 	/* UNSAFE, for showing that the checks have teeth: targets accept I/O
 	 * under any epoch. */
 	bool no_fencing;
+	/* Called when this node takes a new configuration of a group (and
+	 * for each group it resumes after a restart); may be NULL. The
+	 * callee must not call back into the manager except through the
+	 * read-only accessors and mesh_toma_request(). */
+	void (*on_config)(void *arg, const struct mesh_group_config *c);
+	void *arg;
 };
 
 struct mesh_toma_stats {
@@ -105,6 +112,44 @@ const struct mesh_group_config *mesh_toma_config_of(const struct mesh_toma *t, u
 void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive);
 
 void mesh_toma_stats(const struct mesh_toma *t, struct mesh_toma_stats *out);
+
+/** Groups this node votes in, and the configuration of the @i-th (in
+ * group id order); valid until the next event. */
+uint32_t mesh_toma_group_count(const struct mesh_toma *t);
+const struct mesh_group_config *mesh_toma_config_at(const struct mesh_toma *t, uint32_t i);
+
+/**
+ * Ask for @change of member @node of @group, to be built on the
+ * configuration of epoch @epoch only (the resync asks MARK_ACTIVE under the
+ * epoch its copy ran in). Dropped once the group's epoch moves past
+ * @epoch. Returns 0, or -ENOENT for a group this node does not vote in.
+ */
+int mesh_toma_request(struct mesh_toma *t, uint64_t group, enum mesh_group_change change,
+		      uint32_t node, uint64_t epoch);
+
+/**
+ * Whether rebuilding replica @node of @group came back: this node saw it
+ * stale at the same place one epoch before, so that it lacks only what
+ * was written while it was away (the dirty regions). False when unsure.
+ */
+bool mesh_toma_member_returning(const struct mesh_toma *t, uint64_t group, uint32_t node);
+
+/**
+ * When this node is a rebuilding replica of @group: the epoch at which it
+ * became rebuilding, known to have stayed so since (in this incarnation),
+ * else 0. Client writes it takes since then are newer than any copy.
+ */
+uint64_t mesh_toma_rebuild_epoch(const struct mesh_toma *t, uint64_t group);
+
+/**
+ * A peer showed this node a newer epoch of @group than it holds: run a
+ * round that learns the newest configuration from a majority (and
+ * finishes it). No-op for a group this node does not vote in.
+ */
+void mesh_toma_catch_up(struct mesh_toma *t, uint64_t group);
+
+/** Whether every replica of @group is active and none is suspected. */
+bool mesh_toma_group_settled(const struct mesh_toma *t, uint64_t group);
 
 /* Events, delivered by the node. */
 void mesh_toma_on_msg(struct mesh_toma *t, uint32_t src, const struct mesh_msg *m);

@@ -25,7 +25,9 @@
 
 #include "core/client.h"
 #include "core/crc32c.h"
+#include "core/dirty.h"
 #include "core/heartbeat.h"
+#include "core/resync.h"
 #include "core/rng.h"
 #include "core/target.h"
 #include "core/toma.h"
@@ -299,19 +301,48 @@ static int heartbeat_start(struct simnode *n)
 	return rc ? rc : mesh_heartbeat_start(n->node.heartbeat);
 }
 
-/* The topology manager, voting in the node's groups. Every target runs
- * one, so every target fences. */
+static void on_config(void *arg, const struct mesh_group_config *c)
+{
+	struct simnode *n = arg;
+
+	if (n->node.resync)
+		mesh_resync_on_config(n->node.resync, c);
+}
+
+/* The topology manager, voting in the node's groups, and the resync that
+ * rebuilds its peers from it. Every target runs both, so every target
+ * fences and marks what it writes. */
 static int toma_start(struct simnode *n)
 {
 	struct mesh_sim *sim = n->sim;
+	uint64_t round_ns = sim->lease_ns + sim->scn->client.io_timeout_ns;
 	struct mesh_toma_config cfg = {
 		.lease_ns = sim->lease_ns,
 		.drift_ppm = sim->scn->clock.drift_ppm,
-		.round_timeout_ns = sim->lease_ns + sim->scn->client.io_timeout_ns,
+		.round_timeout_ns = round_ns,
 		.no_fencing = sim->opt.no_fencing,
+		.on_config = on_config,
+		.arg = n,
+	};
+	/* A write lives at most an I/O timeout; failure detection and a
+	 * configuration change take about a heartbeat timeout and a round.
+	 * Marks outlive all of that with room to spare (core/dirty.h). */
+	struct mesh_resync_config rcfg = {
+		/* Copies move in the largest message the targets take (the
+		 * largest workload block): bigger would grow every target's
+		 * request buffers, which large runs cannot afford. */
+		.chunk_bytes = sim->io_bytes_max,
+		.inflight = 8,
+		.attempt_ns = sim->scn->client.io_timeout_ns / 4,
+		.age_window_ns = 4 * (round_ns + sim->scn->heartbeat.timeout_ns),
 	};
 	int rc = mesh_toma_create(&n->node.env, &cfg, &n->node.toma);
 
+	if (rc == 0)
+		rc = mesh_dirty_create(&n->node.env, &n->dirty);
+	if (rc == 0)
+		rc = mesh_resync_create(&n->node.env, &rcfg, n->node.toma, n->dirty,
+					&n->node.resync);
 	for (uint32_t i = 0; rc == 0 && i < n->group_count; i++)
 		rc = mesh_toma_group_add(n->node.toma, &sim->groups[n->groups[i]]);
 	return rc;
@@ -333,6 +364,21 @@ void sim_roles_count(struct simnode *n)
 		n->leases_granted += st.leases_granted;
 		n->io_fenced += st.io_fenced;
 	}
+	if (n->node.resync) {
+		struct mesh_resync_stats st;
+
+		mesh_resync_stats(n->node.resync, &st);
+		n->resync_copies += st.copies_done;
+		n->resync_full_copies += st.full_copies;
+		n->resync_aborted += st.copies_aborted;
+		n->resync_bytes += st.bytes_copied;
+	}
+	if (n->node.target) {
+		struct mesh_target_stats st;
+
+		mesh_target_stats(n->node.target, &st);
+		n->resync_bytes_kept += st.resync_bytes_kept;
+	}
 }
 
 int sim_roles_start(struct simnode *n)
@@ -353,6 +399,7 @@ int sim_roles_start(struct simnode *n)
 			cfg.drive_bytes[d] = n->drives[d].bytes;
 		rc = toma_start(n);
 		cfg.toma = n->node.toma;
+		cfg.dirty = n->dirty;
 		if (rc == 0)
 			rc = mesh_target_create(&n->node.env, &cfg, &n->node.target);
 		if (rc == 0)
@@ -376,8 +423,12 @@ void sim_roles_stop(struct simnode *n)
 		mesh_client_destroy(n->node.client);
 	if (n->node.target)
 		mesh_target_destroy(n->node.target);
+	mesh_resync_destroy(n->node.resync);
+	n->node.resync = NULL;
 	mesh_toma_destroy(n->node.toma);
 	n->node.toma = NULL;
+	mesh_dirty_destroy(n->dirty);
+	n->dirty = NULL;
 	n->node.heartbeat = NULL;
 	n->node.client = NULL;
 	n->node.target = NULL;
@@ -419,9 +470,12 @@ static void node_fault(struct simnode *n, const struct mesh_scn_fault *f)
 	sim_trace(n->sim, n->id, mesh_scenario_fault_name(f->kind), f->line, 0);
 	switch (f->kind) {
 	case MESH_SCN_CRASH:
+		n->sim->targets_down += n->up && n->is_target;
 		crash(n);
 		break;
 	case MESH_SCN_RESTART:
+		if (!n->up && n->is_target)
+			n->sim->targets_down--;
 		if (!n->up)
 			sim_roles_start(n);
 		break;
@@ -442,8 +496,10 @@ static void verify_begin(struct simnode *n)
 		n->drives[d].failed = false;
 		n->drives[d].slow_factor = 1.0;
 	}
-	if (!n->up)
+	if (!n->up) {
+		n->sim->targets_down -= n->is_target;
 		sim_roles_start(n);
+	}
 	sim_trace(n->sim, n->id, "verify", 0, 0);
 	if (n->is_client)
 		mesh_agenda_push(&n->agenda, sim_now_ns() + SIM_VERIFY_SETTLE_NS,

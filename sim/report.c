@@ -85,6 +85,16 @@ int mesh_report_json(FILE *f, const struct mesh_scenario *s, const struct mesh_s
 		   "\"peers_max\": %u, \"peers_mean\": %.2f, \"suspicions\": %" PRIu64 "},\n",
 		r->heartbeats_sent, r->heartbeats_per_target_s, r->heartbeat_peers_max,
 		r->heartbeat_peers_mean, r->suspicions);
+	fprintf(f, "  \"topology_manager\": {\"epochs_committed\": %" PRIu64
+		   ", \"io_fenced\": %" PRIu64 ", \"leases_granted\": %" PRIu64
+		   ", \"members_not_active_at_end\": %u},\n",
+		r->epochs_committed, r->io_fenced, r->leases_granted, r->members_not_active);
+	fprintf(f, "  \"resync\": {\"copies_done\": %" PRIu64 ", \"full_copies\": %" PRIu64
+		   ", \"aborted\": %" PRIu64 ", \"bytes_copied\": %" PRIu64
+		   ", \"bytes_kept_fresh\": %" PRIu64 ", \"bytes_written_during_outage\": %" PRIu64
+		   "},\n",
+		r->resync_copies, r->resync_full_copies, r->resync_aborted, r->resync_bytes,
+		r->resync_bytes_kept, r->outage_bytes_written);
 	fprintf(f, "  \"io\": {\"reads_ok\": %" PRIu64 ", \"writes_ok\": %" PRIu64
 		   ", \"reads_failed\": %" PRIu64 ", \"writes_failed\": %" PRIu64
 		   ", \"pending_at_end\": %" PRIu64 ", \"bytes_read\": %" PRIu64
@@ -137,6 +147,13 @@ int mesh_report_markdown(FILE *f, const struct mesh_scenario *s, const struct me
 		r->dropped_cut, r->dropped_loss, r->dropped_down);
 	fprintf(f, "| heartbeats per target per second | %.2f (peers: mean %.2f, max %u) |\n",
 		r->heartbeats_per_target_s, r->heartbeat_peers_mean, r->heartbeat_peers_max);
+	fprintf(f, "| epochs committed; I/O fenced | %" PRIu64 "; %" PRIu64 " |\n",
+		r->epochs_committed, r->io_fenced);
+	fprintf(f, "| rebuilds done (whole segment; aborted) | %" PRIu64 " (%" PRIu64 "; %" PRIu64
+		   ") |\n", r->resync_copies, r->resync_full_copies, r->resync_aborted);
+	fprintf(f, "| resync bytes copied; written by clients during outages | %" PRIu64
+		   "; %" PRIu64 " |\n", r->resync_bytes, r->outage_bytes_written);
+	fprintf(f, "| replicas not active at the end | %u |\n", r->members_not_active);
 	fprintf(f, "| reads ok / failed | %" PRIu64 " / %" PRIu64 " |\n", r->reads_ok,
 		r->reads_failed);
 	fprintf(f, "| writes ok / failed | %" PRIu64 " / %" PRIu64 " |\n", r->writes_ok,

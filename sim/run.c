@@ -23,6 +23,7 @@
 #include "core/heartbeat.h"
 #include "core/placement.h"
 #include "core/rng.h"
+#include "core/toma.h"
 #include "sim/platform.h"
 #include "sim/simnode.h"
 
@@ -306,6 +307,32 @@ static int groups_make(struct mesh_sim *sim)
 	return 0;
 }
 
+/* Replicas that are not active in their group's newest configuration
+ * any live member holds: what the run leaves degraded. */
+static uint32_t members_not_active(const struct mesh_sim *sim)
+{
+	uint32_t count = 0;
+
+	for (uint32_t gi = 0; gi < sim->group_count; gi++) {
+		const struct mesh_group_config *initial = &sim->groups[gi];
+		const struct mesh_group_config *newest = NULL;
+
+		for (uint32_t m = 0; m < initial->member_count; m++) {
+			const struct simnode *n = &sim->nodes[initial->members[m].node];
+			const struct mesh_group_config *c =
+				n->node.toma ? mesh_toma_config_of(n->node.toma, initial->group) : NULL;
+
+			if (c && (!newest || c->epoch > newest->epoch))
+				newest = c;
+		}
+		for (uint32_t m = 0; newest && m < newest->member_count; m++) {
+			count += newest->members[m].role == MESH_MEMBER_REPLICA &&
+				 newest->members[m].state != MESH_MEMBER_ACTIVE;
+		}
+	}
+	return count;
+}
+
 /* Each target's groups, and its heartbeat peers: the other replicas of
  * the groups it holds a copy of. A witness takes no part in the
  * heartbeat: failure detection is the replicas' job, and the witness only
@@ -462,6 +489,7 @@ static void collect(struct mesh_sim *sim, struct mesh_sim_result *res)
 	const struct mesh_scenario *s = sim->scn;
 	double peers = 0;
 
+	res->members_not_active = members_not_active(sim);
 	res->nodes = sim->node_count;
 	res->targets = s->topology.targets;
 	res->clients = s->topology.clients;
@@ -477,6 +505,11 @@ static void collect(struct mesh_sim *sim, struct mesh_sim_result *res)
 		res->epochs_committed += n->epochs_committed;
 		res->io_fenced += n->io_fenced;
 		res->leases_granted += n->leases_granted;
+		res->resync_copies += n->resync_copies;
+		res->resync_full_copies += n->resync_full_copies;
+		res->resync_aborted += n->resync_aborted;
+		res->resync_bytes += n->resync_bytes;
+		res->resync_bytes_kept += n->resync_bytes_kept;
 		peers += n->peer_count;
 		if (n->peer_count > res->heartbeat_peers_max)
 			res->heartbeat_peers_max = n->peer_count;

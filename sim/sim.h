@@ -65,6 +65,13 @@ struct mesh_sim_result {
 	uint64_t epochs_committed;      /* configuration changes (toma commits) */
 	uint64_t io_fenced;             /* I/O refused for its epoch */
 	uint64_t leases_granted;
+	uint64_t resync_copies;         /* rebuilds finished (copies acknowledged) */
+	uint64_t resync_full_copies;    /* of copies started, whole segments */
+	uint64_t resync_aborted;        /* copies abandoned (epoch moved, refused) */
+	uint64_t resync_bytes;          /* bytes copied to rebuilding replicas */
+	uint64_t resync_bytes_kept;     /* copied bytes a client had written since */
+	uint64_t outage_bytes_written;  /* acknowledged client writes while a node was down */
+	uint32_t members_not_active;    /* replicas stale or rebuilding at the end */
 	uint64_t reads_ok, writes_ok, reads_failed, writes_failed, ios_pending;
 	uint64_t bytes_read, bytes_written;
 	uint64_t verify_reads, verify_unread;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/layout.h"
+#include "core/dirty.h"
 #include "core/node.h"
 #include "core/proto.h"
 #include "sim/agenda.h"
@@ -70,6 +71,8 @@ struct simnode {
 	struct sim_client *client;      /* workload state; NULL unless a client */
 	uint64_t heartbeats_sent, suspicions; /* kept across crashes */
 	uint64_t epochs_committed, io_fenced, leases_granted;
+	uint64_t resync_copies, resync_full_copies, resync_aborted, resync_bytes, resync_bytes_kept;
+	struct mesh_dirty *dirty;       /* region marks of the target role */
 };
 
 /* One volume of the run. */
@@ -87,6 +90,7 @@ struct mesh_sim {
 	struct simnode *nodes;
 	uint32_t volume_count;
 	struct sim_volume *volumes;
+	uint32_t targets_down;          /* targets crashed and not restarted */
 	uint32_t group_count;
 	struct mesh_group_config *groups; /* initial configurations; group id = index + 1 */
 	uint64_t lease_ns;

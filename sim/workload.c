@@ -499,6 +499,8 @@ static void workload_done(struct simnode *n, struct io_slot *slot, int status)
 			    now - slot->submit_ns);
 		*(read ? &c->reads_ok : &c->writes_ok) += 1;
 		*(read ? &c->bytes_read : &c->bytes_written) += slot->length;
+		if (!read && sim->targets_down)
+			sim->res->outage_bytes_written += slot->length;
 	} else {
 		*(read ? &c->reads_failed : &c->writes_failed) += 1;
 	}
