@@ -330,6 +330,8 @@ static void copy_start(struct mesh_resync *r, const struct mesh_group_config *c,
 	} else {
 		r->stats.full_copies++;
 	}
+	if (r->cfg.no_copy)
+		cp->cursor = cp->bytes;
 	cp->total = copy_total(cp);
 	r->stats.copies_started++;
 	mesh_log_info(r->env, "resync: group %llu epoch %llu: copying %llu of %llu bytes to node %u (%s)",

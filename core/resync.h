@@ -48,6 +48,9 @@ struct mesh_resync_config {
 	uint32_t inflight;      /* chunks under way, 1..MESH_RESYNC_INFLIGHT_MAX */
 	uint64_t attempt_ns;    /* a chunk not acknowledged by then is sent again */
 	uint64_t age_window_ns; /* dirty-map aging period (see core/dirty.h) */
+	/* UNSAFE, for showing that the checks have teeth: a rebuilding
+	 * replica is marked active without copying anything to it. */
+	bool no_copy;
 };
 
 struct mesh_resync_stats {

@@ -335,6 +335,7 @@ static int toma_start(struct simnode *n)
 		.inflight = 8,
 		.attempt_ns = sim->scn->client.io_timeout_ns / 4,
 		.age_window_ns = 4 * (round_ns + sim->scn->heartbeat.timeout_ns),
+		.no_copy = sim->opt.no_resync,
 	};
 	int rc = mesh_toma_create(&n->node.env, &cfg, &n->node.toma);
 

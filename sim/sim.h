@@ -40,6 +40,7 @@ struct mesh_sim_options {
 	 * checkers find what it prevents. */
 	bool no_leases;                 /* clients hold a lease for ever */
 	bool no_fencing;                /* targets ignore epochs */
+	bool no_resync;                 /* rebuilt replicas are marked active uncopied */
 };
 
 struct mesh_sim_latency {

@@ -8,7 +8,8 @@
 #   faults       every fault kind leaves its mark, and the checks pass
 #   bad-input    malformed scenarios and flags fail with file:line errors
 #   scale        the scale scenario at 2,000 nodes completes and passes
-#   teeth        with leases and fencing off, a real run reads stale data and is caught
+#   teeth        with leases and fencing off, or resync, a real run reads stale
+#                data and is caught
 #   sweep        the consistency scenarios over two seeds pass (scripts/sweep.sh)
 set -euo pipefail
 
@@ -103,6 +104,19 @@ teeth)
 	done
 	[ -n "$caught" ] || fail "no seed of 1-8 caught a violation with leases and fencing off"
 	echo "caught without leases and fencing: seeds$caught"
+	# Resync: the rolling restart passes; marking rebuilt replicas active
+	# without copying them what they missed must be caught.
+	run "$scn/transient-outage.scn" --seed 1 ||
+		fail "transient-outage seed 1 failed: $(tail -3 "$out/stderr")"
+	grep -q "rebuilds done (whole segment; aborted) | [1-9]" "$out/stdout" ||
+		fail "transient-outage rebuilt nothing"
+	set +e
+	run "$scn/transient-outage.scn" --seed 1 --unsafe no-resync; rc=$?
+	set -e
+	[ $rc -eq 1 ] || fail "transient-outage without resync exited $rc, expected a violation"
+	grep -q "rerun with .mesh-sim .*transient-outage.scn --seed 1 --unsafe no-resync" \
+		"$out/stderr" || fail "the no-resync failure does not print its flags"
+	grep "First durability" "$out/stdout"
 	;;
 sweep)
 	# Every consistency scenario (scripts/sweep.sh) over two seeds: no
