@@ -72,8 +72,10 @@ struct mesh_target {
 	 * twice cannot apply an old write again over a newer one. */
 	struct write_id recent[RECENT_WRITES];
 	uint32_t recent_next;
-	/* Sectors clients wrote in groups this node is rebuilding. */
-	struct mesh_fresh fresh[MESH_TARGET_REBUILDS_MAX];
+	/* Sectors clients wrote in groups this node is rebuilding; the table
+	 * (MESH_TARGET_REBUILDS_MAX entries) is made at the first rebuild, so
+	 * that targets that never rebuild do not carry it. */
+	struct mesh_fresh *fresh;
 };
 
 static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
@@ -135,8 +137,9 @@ void mesh_target_destroy(struct mesh_target *t)
 		return;
 	if (t->resend_armed)
 		mesh_env_timer_cancel(t->env, TIMER_RESEND);
-	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX; i++)
+	for (uint32_t i = 0; t->fresh && i < MESH_TARGET_REBUILDS_MAX; i++)
 		mesh_fresh_release(&t->fresh[i]);
+	free(t->fresh);
 	free(t->reqs);
 	free(t->free_reqs);
 	free(t->buffers);
@@ -222,6 +225,8 @@ static struct mesh_fresh *fresh_get(struct mesh_target *t, uint64_t group, uint6
 {
 	struct mesh_fresh *spare = NULL;
 
+	if (!t->fresh && !(t->fresh = calloc(MESH_TARGET_REBUILDS_MAX, sizeof(*t->fresh))))
+		return NULL;
 	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX; i++) {
 		struct mesh_fresh *f = &t->fresh[i];
 

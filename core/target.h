@@ -25,7 +25,7 @@ struct mesh_toma;
 
 /* Groups one target may rebuild at once: each costs a map of one bit per
  * sector of the segment (segment bytes / 4096 bytes of memory). */
-#define MESH_TARGET_REBUILDS_MAX 4u
+#define MESH_TARGET_REBUILDS_MAX 64u
 
 struct mesh_target_config {
 	uint32_t drive_count;                          /* 1..MESH_TARGET_DRIVES_MAX */
