@@ -104,6 +104,7 @@ struct cgroup {
 	unsigned asked_count;           /* voters the current ask went to */
 	struct grant grants[MESH_GROUP_MEMBERS_MAX];
 	uint32_t waiting;               /* sub-requests waiting for the lease */
+	uint32_t inflight;              /* sub-requests on this group */
 };
 
 struct mesh_client {
@@ -557,6 +558,8 @@ static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct me
 	s->group = group;
 	s->ext = *e;
 	s->epoch = group == NO_GROUP ? 0 : c->groups[group].config.epoch;
+	if (group != NO_GROUP)
+		c->groups[group].inflight++;
 	c->subs_inflight++;
 	c->slots[slot].subs_pending++;
 	return s;
@@ -610,6 +613,8 @@ static void sub_finish(struct mesh_client *c, struct sub *s, int status)
 		slot->status = status;
 	if (s->wait_lease)
 		c->groups[s->group].waiting--; /* only managed groups wait */
+	if (s->group != NO_GROUP)
+		c->groups[s->group].inflight--;
 	s->in_use = false;
 	s->gen++; /* any later reply to this attempt is stale */
 	c->free_subs[c->free_sub_count++] = (uint32_t)(s - c->subs);
@@ -781,6 +786,26 @@ static void on_io_reply(struct mesh_client *c, struct sub *s, const struct mesh_
 		sub_send(c, s);
 }
 
+/* Group @index moved to a new epoch: what is still out under an older
+ * one goes again now rather than at its attempt's deadline (a member that
+ * went silent may be what the epoch changed for), so that a failover
+ * costs the caller the time to the new epoch, not the I/O timeout. A
+ * write part of the old chain took fails instead (see sub_send). */
+static void move_to_new_epoch(struct mesh_client *c, uint32_t index)
+{
+	const struct cgroup *g = &c->groups[index];
+
+	for (uint32_t i = 0; i < c->cfg.subrequests && c->subs_inflight > 0; i++) {
+		struct sub *s = &c->subs[i];
+
+		if (!s->in_use || s->wait_lease || s->group != index || s->epoch == g->config.epoch)
+			continue;
+		s->gen++; /* a late answer to the old attempt is stale */
+		c->stats.retries++;
+		sub_send(c, s);
+	}
+}
+
 /* The ballot among @g's grants that a majority and every writable member
  * of its configuration granted, with the shortest lease among them. */
 static const struct grant *lease_decided(const struct cgroup *g, uint64_t *lease_ns)
@@ -835,7 +860,9 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 			lease_ask(c, g);
 		return;
 	}
-	if (won->config.epoch != g->config.epoch) {
+	bool moved = won->config.epoch != g->config.epoch;
+
+	if (moved) {
 		c->stats.epoch_changes++;
 		mesh_log_debug(c->env, "client: group %llu now at epoch %llu",
 			       (unsigned long long)g->config.group,
@@ -846,6 +873,8 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 	g->lease_end_ns = mesh_group_lease_client_end_ns(g->asked_ns, lease_ns, c->cfg.drift_ppm);
 	g->renew_at_ns = g->asked_ns + (g->lease_end_ns - g->asked_ns) / 2;
 	c->stats.leases_acquired++;
+	if (moved)
+		move_to_new_epoch(c, index);
 	if (!g->waiting)
 		return;
 	/* Send what waited for this lease. */
@@ -944,7 +973,9 @@ static void lease_tick(struct mesh_client *c)
 
 	for (uint32_t i = 0; i < c->group_count; i++) {
 		struct cgroup *g = &c->groups[i];
-		bool in_use = g->waiting ||
+		/* A write stuck on a silent member keeps its group in use:
+		 * the next lease brings the epoch that ends it. */
+		bool in_use = g->inflight ||
 			      (g->used && now - g->last_used_ns < c->cfg.lease_ns);
 
 		if (!in_use) {

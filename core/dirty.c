@@ -79,7 +79,7 @@ void mesh_dirty_destroy(struct mesh_dirty *d)
 
 uint32_t mesh_dirty_region_count(uint64_t bytes)
 {
-	uint64_t n = (bytes + MESH_DIRTY_REGION_BYTES - 1) / MESH_DIRTY_REGION_BYTES;
+	uint64_t n = bytes / MESH_DIRTY_REGION_BYTES + (bytes % MESH_DIRTY_REGION_BYTES != 0);
 
 	return n > MESH_DIRTY_REGIONS_MAX ? MESH_DIRTY_REGIONS_MAX + 1 : (uint32_t)n;
 }
@@ -104,18 +104,30 @@ static size_t record_bytes(const struct map *m)
 	return sizeof(struct stored_head) + (size_t)m->words * sizeof(uint64_t);
 }
 
-static int store(struct mesh_dirty *d, struct map *m)
+/* The bitmap part of @m's record, where the next record is built. */
+static uint64_t *record_bits(struct map *m)
+{
+	return (uint64_t *)(void *)(m->record + sizeof(struct stored_head));
+}
+
+/* Store the record built in record_bits(@m). */
+static int store_record(struct mesh_dirty *d, struct map *m)
 {
 	struct stored_head head = { .magic = MAGIC, .regions = m->regions, .group = m->group };
 	int rc;
 
 	memcpy(m->record, &head, sizeof(head));
-	memcpy(m->record + sizeof(head), m->marked, (size_t)m->words * sizeof(uint64_t));
 	rc = mesh_env_meta_put(d->env, META_KEY(m->group), m->record, (uint32_t)record_bytes(m));
 	if (rc)
 		mesh_log_error(d->env, "dirty: group %llu: marks not stored (%d)",
 			       (unsigned long long)m->group, rc);
 	return rc;
+}
+
+static int store(struct mesh_dirty *d, struct map *m)
+{
+	memcpy(record_bits(m), m->marked, (size_t)m->words * sizeof(uint64_t));
+	return store_record(d, m);
 }
 
 static uint32_t count_bits(const uint64_t *bits, uint32_t words)
@@ -141,8 +153,12 @@ static int load(struct mesh_dirty *d, struct map *m)
 
 	if (rc == -ENOENT)
 		return 0;
-	if (rc < 0)
-		return rc;
+	if (rc < 0) {
+		/* Longer than this map (-ENOSPC), or the store failed. */
+		mesh_log_error(d->env, "dirty: group %llu: stored marks unreadable (%d)",
+			       (unsigned long long)m->group, rc);
+		return -EIO;
+	}
 	memcpy(&head, m->record, sizeof(head));
 	if ((size_t)rc != record_bytes(m) || head.magic != MAGIC || head.regions != m->regions ||
 	    head.group != m->group) {
@@ -206,7 +222,8 @@ int mesh_dirty_mark(struct mesh_dirty *d, uint64_t group, uint64_t bytes, uint64
 		    uint64_t length)
 {
 	struct map *m;
-	bool changed = false;
+	uint64_t first, last;
+	uint32_t added = 0;
 	int rc;
 
 	if (length == 0 || offset >= bytes || length > bytes - offset)
@@ -214,18 +231,27 @@ int mesh_dirty_mark(struct mesh_dirty *d, uint64_t group, uint64_t bytes, uint64
 	rc = map_get(d, group, bytes, &m);
 	if (rc)
 		return rc;
-	for (uint64_t r = offset / MESH_DIRTY_REGION_BYTES;
-	     r <= (offset + length - 1) / MESH_DIRTY_REGION_BYTES; r++) {
-		uint64_t bit = 1ull << (r % 64);
+	first = offset / MESH_DIRTY_REGION_BYTES;
+	last = (offset + length - 1) / MESH_DIRTY_REGION_BYTES;
+	for (uint64_t r = first; r <= last; r++)
+		added += !(m->marked[r / 64] >> (r % 64) & 1);
+	if (added) {
+		/* Build the new record aside: the marks change only once it
+		 * is stored, so a write refused here is retried in full. */
+		uint64_t *bits = record_bits(m);
 
-		m->recent[r / 64] |= bit;
-		if (!(m->marked[r / 64] & bit)) {
-			m->marked[r / 64] |= bit;
-			m->marked_count++;
-			changed = true;
-		}
+		memcpy(bits, m->marked, (size_t)m->words * sizeof(uint64_t));
+		for (uint64_t r = first; r <= last; r++)
+			bits[r / 64] |= 1ull << (r % 64);
+		rc = store_record(d, m);
+		if (rc)
+			return rc;
+		memcpy(m->marked, bits, (size_t)m->words * sizeof(uint64_t));
+		m->marked_count += added;
 	}
-	return changed ? store(d, m) : 0;
+	for (uint64_t r = first; r <= last; r++)
+		m->recent[r / 64] |= 1ull << (r % 64);
+	return 0;
 }
 
 uint32_t mesh_dirty_age(struct mesh_dirty *d, bool (*all_active)(void *arg, uint64_t group),
@@ -258,6 +284,13 @@ const uint64_t *mesh_dirty_regions(struct mesh_dirty *d, uint64_t group, uint64_
 	if (map_get(d, group, bytes, &m) || !m->marked_count)
 		return NULL;
 	return m->marked;
+}
+
+int mesh_dirty_readable(struct mesh_dirty *d, uint64_t group, uint64_t bytes)
+{
+	struct map *m;
+
+	return map_get(d, group, bytes, &m);
 }
 
 bool mesh_dirty_any(const struct mesh_dirty *d)

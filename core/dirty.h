@@ -70,6 +70,13 @@ uint32_t mesh_dirty_age(struct mesh_dirty *d, bool (*all_active)(void *arg, uint
  */
 const uint64_t *mesh_dirty_regions(struct mesh_dirty *d, uint64_t group, uint64_t bytes);
 
+/**
+ * 0 when @group's map (of a segment of @bytes) is loaded or loadable, else
+ * the error that keeps it from loading (-EIO for a record that is
+ * unreadable): mesh_dirty_regions() cannot tell "nothing marked" from that.
+ */
+int mesh_dirty_readable(struct mesh_dirty *d, uint64_t group, uint64_t bytes);
+
 /** Whether any group holds marks (an aging step would have work). */
 bool mesh_dirty_any(const struct mesh_dirty *d);
 

@@ -302,7 +302,9 @@ static void copy_start(struct mesh_resync *r, const struct mesh_group_config *c,
 	struct copy *cp = &r->copy;
 	const struct mesh_group_member *to = &c->members[dst];
 	int self = mesh_group_member_of(c, r->env->self);
-	bool returning = mesh_toma_member_returning(r->toma, c->group, to->node);
+	/* Without a readable dirty map nothing says what it missed. */
+	bool returning = mesh_toma_member_returning(r->toma, c->group, to->node) &&
+			 mesh_dirty_readable(r->dirty, c->group, c->bytes) == 0;
 
 	*cp = (struct copy){
 		.running = true,

@@ -259,7 +259,7 @@ static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
 	bool resync = io->flags & MESH_IO_F_RESYNC;
 	const struct mesh_group_config *c;
 	const struct mesh_group_member *self;
-	uint64_t since;
+	uint64_t since = 0;
 	int member;
 
 	*fresh = NULL;
@@ -274,26 +274,31 @@ static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
 	    io->offset - self->offset >= c->bytes || io->length > c->bytes - (io->offset - self->offset))
 		return -ERANGE;
 	*segment_offset = io->offset - self->offset;
+	if (resync && self->state != MESH_MEMBER_REBUILDING)
+		return -EINVAL;
 	if (self->state == MESH_MEMBER_REBUILDING) {
+		/* Fresh sectors are whole sectors, as clients write them. */
+		if ((io->offset | io->length) % MESH_FRESH_SECTOR_BYTES)
+			return -EINVAL;
 		since = mesh_toma_rebuild_epoch(t->cfg.toma, io->group);
 		if (!since && resync)
 			return -ECANCELED; /* restarted mid-rebuild: a new one comes */
-		if (since) {
-			struct mesh_fresh *f = fresh_get(t, io->group, since, c->bytes);
-
-			if (!f)
-				return -EAGAIN;
-			if (resync)
-				*fresh = f;
-			else
-				mesh_fresh_mark(f, *segment_offset, io->length);
-		}
-	} else if (resync) {
-		return -EINVAL;
 	}
+	/* Marked before it may count as fresh: a write refused here must
+	 * not make a copy skip its sectors. */
 	if (t->cfg.dirty &&
 	    mesh_dirty_mark(t->cfg.dirty, io->group, c->bytes, *segment_offset, io->length))
 		return -EIO;
+	if (self->state == MESH_MEMBER_REBUILDING && since) {
+		struct mesh_fresh *f = fresh_get(t, io->group, since, c->bytes);
+
+		if (!f)
+			return -EAGAIN;
+		if (resync)
+			*fresh = f;
+		else
+			mesh_fresh_mark(f, *segment_offset, io->length);
+	}
 	return 0;
 }
 

@@ -292,10 +292,15 @@ static bool suspected(const struct mesh_toma *t, uint32_t node)
 	return false;
 }
 
+/* A quarter of the shorter of a round and a lease: a deferred accept is
+ * retried soon after the lease it waited for ends, however long rounds may
+ * run. */
 static void arm_tick(struct mesh_toma *t)
 {
-	mesh_env_timer_arm_once(t->env, TIMER_TICK, &t->tick_armed,
-				t->cfg.round_timeout_ns / TICKS_PER_ROUND);
+	uint64_t span = t->cfg.round_timeout_ns < t->cfg.lease_ns ? t->cfg.round_timeout_ns
+								   : t->cfg.lease_ns;
+
+	mesh_env_timer_arm_once(t->env, TIMER_TICK, &t->tick_armed, span / TICKS_PER_ROUND);
 }
 
 /* Where @m sits in @c (same node, drive and offset), or -1. */

@@ -471,6 +471,8 @@ static void node_fault(struct simnode *n, const struct mesh_scn_fault *f)
 	sim_trace(n->sim, n->id, mesh_scenario_fault_name(f->kind), f->line, 0);
 	switch (f->kind) {
 	case MESH_SCN_CRASH:
+		if (n->up && n->is_target)
+			n->sim->failover_from_ns = sim_now_ns();
 		n->sim->targets_down += n->up && n->is_target;
 		crash(n);
 		break;

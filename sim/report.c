@@ -89,6 +89,9 @@ int mesh_report_json(FILE *f, const struct mesh_scenario *s, const struct mesh_s
 		   ", \"io_fenced\": %" PRIu64 ", \"leases_granted\": %" PRIu64
 		   ", \"members_not_active_at_end\": %u},\n",
 		r->epochs_committed, r->io_fenced, r->leases_granted, r->members_not_active);
+	fprintf(f, "  \"failover\": {\"crashes_measured\": %" PRIu64 ", \"max_ns\": %" PRIu64
+		   ", \"mean_ns\": %" PRIu64 "},\n", r->failovers, r->failover_max_ns,
+		r->failovers ? r->failover_sum_ns / r->failovers : 0);
 	fprintf(f, "  \"resync\": {\"copies_done\": %" PRIu64 ", \"full_copies\": %" PRIu64
 		   ", \"aborted\": %" PRIu64 ", \"bytes_copied\": %" PRIu64
 		   ", \"bytes_kept_fresh\": %" PRIu64 ", \"bytes_written_during_outage\": %" PRIu64
@@ -154,6 +157,10 @@ int mesh_report_markdown(FILE *f, const struct mesh_scenario *s, const struct me
 	fprintf(f, "| resync bytes copied; written by clients during outages | %" PRIu64
 		   "; %" PRIu64 " |\n", r->resync_bytes, r->outage_bytes_written);
 	fprintf(f, "| replicas not active at the end | %u |\n", r->members_not_active);
+	if (r->failovers)
+		fprintf(f, "| failover: crash to first new write done (max; mean of %" PRIu64
+			   ") | %.1f ms; %.1f ms |\n", r->failovers, r->failover_max_ns / 1e6,
+			(double)r->failover_sum_ns / r->failovers / 1e6);
 	fprintf(f, "| reads ok / failed | %" PRIu64 " / %" PRIu64 " |\n", r->reads_ok,
 		r->reads_failed);
 	fprintf(f, "| writes ok / failed | %" PRIu64 " / %" PRIu64 " |\n", r->writes_ok,

@@ -73,6 +73,9 @@ struct mesh_sim_result {
 	uint64_t resync_bytes_kept;     /* copied bytes a client had written since */
 	uint64_t outage_bytes_written;  /* acknowledged client writes while a node was down */
 	uint32_t members_not_active;    /* replicas stale or rebuilding at the end */
+	/* Failover: from a target crash to the completion of the first write
+	 * submitted after it (max and sum over crashes, and their count). */
+	uint64_t failover_max_ns, failover_sum_ns, failovers;
 	uint64_t reads_ok, writes_ok, reads_failed, writes_failed, ios_pending;
 	uint64_t bytes_read, bytes_written;
 	uint64_t verify_reads, verify_unread;

@@ -91,6 +91,7 @@ struct mesh_sim {
 	uint32_t volume_count;
 	struct sim_volume *volumes;
 	uint32_t targets_down;          /* targets crashed and not restarted */
+	uint64_t failover_from_ns;      /* a target crash whose failover is not measured yet */
 	uint32_t group_count;
 	struct mesh_group_config *groups; /* initial configurations; group id = index + 1 */
 	uint64_t lease_ns;

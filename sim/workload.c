@@ -501,6 +501,15 @@ static void workload_done(struct simnode *n, struct io_slot *slot, int status)
 		*(read ? &c->bytes_read : &c->bytes_written) += slot->length;
 		if (!read && sim->targets_down)
 			sim->res->outage_bytes_written += slot->length;
+		if (!read && sim->failover_from_ns && slot->submit_ns >= sim->failover_from_ns) {
+			uint64_t took = now - sim->failover_from_ns;
+
+			sim->res->failovers++;
+			sim->res->failover_sum_ns += took;
+			if (took > sim->res->failover_max_ns)
+				sim->res->failover_max_ns = took;
+			sim->failover_from_ns = 0;
+		}
 	} else {
 		*(read ? &c->reads_failed : &c->writes_failed) += 1;
 	}

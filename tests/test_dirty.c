@@ -651,6 +651,16 @@ static void a_zeroed_record_is_unreadable(void **state)
 	assert_non_null(strstr(f->last_error, "unreadable"));
 }
 
+/* The record opens with its magic (dirty.c): spoil only that. */
+static void a_record_without_the_magic_is_unreadable(void **state)
+{
+	struct fake *f = *state;
+	struct record *r = stored_record(f, GROUP_A);
+
+	r->bytes[0] ^= 0x5a;
+	expect_unreadable(f, GROUP_A, 4 * MIB, -EIO);
+}
+
 static void a_truncated_record_is_unreadable(void **state)
 {
 	struct fake *f = *state;
@@ -701,6 +711,25 @@ static void a_longer_record_is_refused(void **state)
 	r->bytes = bytes;
 	r->len += 8;
 	expect_unreadable(f, GROUP_A, 4 * MIB, 0);
+}
+
+/* The topology manager keys its records by the bare group id (dirty.c):
+ * a dirty map neither reads nor overwrites such a record. */
+static void marks_leave_the_topology_managers_record_alone(void **state)
+{
+	struct fake *f = *state;
+	static const char toma[] = "a voter's promises for group 7";
+
+	assert_int_equal(fake_meta_put(f, GROUP_A, toma, sizeof(toma)), 0);
+	assert_null(mesh_dirty_regions(f->d, GROUP_A, 4 * MIB));
+	assert_int_equal(mesh_dirty_mark(f->d, GROUP_A, 4 * MIB, 0, 1), 0);
+	assert_int_equal(f->record_count, 2);
+	assert_true(f->last_put_key != GROUP_A);
+	assert_int_equal(record_find(f, GROUP_A)->len, sizeof(toma));
+	assert_memory_equal(record_find(f, GROUP_A)->bytes, toma, sizeof(toma));
+	restart(f);
+	EXPECT_REGIONS(f, GROUP_A, 4 * MIB, 0);
+	assert_int_equal(f->error_lines, 0);
 }
 
 static void any_says_whether_some_group_holds_marks(void **state)
@@ -1080,6 +1109,43 @@ static void fresh_runs_follow_the_model(void **state)
 	}
 }
 
+/* After a failed store, the same write retried must store its mark. */
+static void a_mark_retried_after_a_failed_store_is_stored(void **state)
+{
+	struct fake *f = *state;
+
+	f->put_error = -EIO;
+	assert_int_equal(mesh_dirty_mark(f->d, GROUP_A, 4 * MIB, 0, 1), -EIO);
+	f->put_error = 0;
+	assert_int_equal(mesh_dirty_mark(f->d, GROUP_A, 4 * MIB, 0, 1), 0);
+	assert_int_equal(f->put_calls, 2);
+	restart(f);
+	EXPECT_REGIONS(f, GROUP_A, 4 * MIB, 0);
+}
+
+/* The largest byte counts do not wrap the region count. */
+static void region_count_does_not_wrap(void **state)
+{
+	(void)state;
+	assert_int_equal(mesh_dirty_region_count(UINT64_MAX), MESH_DIRTY_REGIONS_MAX + 1);
+}
+
+/* A record longer than the map is unreadable (-EIO), and logged. */
+static void a_longer_record_is_eio_and_logged(void **state)
+{
+	struct fake *f = *state;
+	struct record *r = stored_record(f, GROUP_A);
+	unsigned errors;
+
+	r->bytes = realloc(r->bytes, r->len + 8);
+	memset(r->bytes + r->len, 0, 8);
+	r->len += 8;
+	restart(f);
+	errors = f->error_lines;
+	assert_int_equal(mesh_dirty_mark(f->d, GROUP_A, 4 * MIB, 0, 1), -EIO);
+	assert_true(f->error_lines > errors);
+}
+
 int main(void)
 {
 #define T(test) cmocka_unit_test_setup_teardown(test, fake_setup, fake_teardown)
@@ -1100,12 +1166,17 @@ int main(void)
 		T(marks_survive_a_restart),
 		T(a_restart_loads_only_groups_it_is_asked_about),
 		T(a_zeroed_record_is_unreadable),
+		T(a_record_without_the_magic_is_unreadable),
 		T(a_truncated_record_is_unreadable),
 		T(another_groups_record_is_unreadable),
 		T(a_record_of_another_segment_size_is_unreadable),
 		T(a_longer_record_is_refused),
+		T(marks_leave_the_topology_managers_record_alone),
 		T(any_says_whether_some_group_holds_marks),
 		T(marks_follow_the_model),
+		T(a_mark_retried_after_a_failed_store_is_stored),
+		cmocka_unit_test(region_count_does_not_wrap),
+		T(a_longer_record_is_eio_and_logged),
 		cmocka_unit_test(fresh_with_no_marks_is_one_run),
 		cmocka_unit_test(marked_sectors_split_the_runs),
 		cmocka_unit_test(runs_cross_bitmap_words),
