@@ -12,16 +12,8 @@
 # max over the two crashes of each run. Exits 1 if any run fails its checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seeds=${1:-3}
-case $seeds in
-'' | *[!0-9]* | 0) echo "bench-failover: SEEDS must be a whole number >= 1, not '$seeds'" >&2; exit 2 ;;
-esac
-sim=${MESH_SIM:-build/release/sim/mesh-sim}
-[ -n "${MESH_SIM:-}" ] || scripts/build.sh build/release >/dev/null
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-json() { grep -o "\"$2\": *\"\\?[^,}\"]*" "$1" | head -1 | sed 's/.*: *"\?//'; }
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+name=bench-failover
+. scripts/sim-bench-lib.sh
 ms() { awk -v n="$1" 'BEGIN {printf "%.1f", n / 1e6}'; }
 
 rows="" jrows=""

@@ -14,16 +14,8 @@
 # and results/resync.md. Exits 1 if any run fails its checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seeds=${1:-3}
-case $seeds in
-'' | *[!0-9]* | 0) echo "bench-resync: SEEDS must be a whole number >= 1, not '$seeds'" >&2; exit 2 ;;
-esac
-sim=${MESH_SIM:-build/release/sim/mesh-sim}
-[ -n "${MESH_SIM:-}" ] || scripts/build.sh build/release >/dev/null
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-json() { grep -o "\"$2\": *\"\\?[^,}\"]*" "$1" | head -1 | sed 's/.*: *"\?//'; }
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+name=bench-resync
+. scripts/sim-bench-lib.sh
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 
 segment=$((64 * 1048576)) volume=$((128 * 1048576))
