@@ -28,7 +28,8 @@
 
 #define TIMER_WORK MESH_TIMER_ID(MESH_ROLE_RESYNC, 1)
 #define TIMER_AGE MESH_TIMER_ID(MESH_ROLE_RESYNC, 2)
-/* A finished copy asks for MARK_ACTIVE again this often until it commits. */
+/* The work tick (resends, abandoned copies, MARK_ACTIVE asked again until it
+ * commits) runs this many times per attempt. */
 #define WORK_TICKS_PER_ATTEMPT 4
 
 enum chunk_state { CHUNK_FREE, CHUNK_READING, CHUNK_SENT };

@@ -227,17 +227,22 @@ static struct mesh_fresh *fresh_get(struct mesh_target *t, uint64_t group, uint6
 
 	if (!t->fresh && !(t->fresh = calloc(MESH_TARGET_REBUILDS_MAX, sizeof(*t->fresh))))
 		return NULL;
-	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX; i++) {
+	/* Every write of a rebuilding group comes here: find its map first,
+	 * and ask the manager about other rebuilds only to make a new one. */
+	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX && !spare; i++) {
 		struct mesh_fresh *f = &t->fresh[i];
 
 		if (f->epoch && f->group == group) {
 			if (f->epoch == epoch && f->bytes == bytes)
 				return f;
 			spare = f; /* an earlier rebuild of this group: start clean */
-			break;
 		}
+	}
+	for (uint32_t i = 0; i < MESH_TARGET_REBUILDS_MAX && !spare; i++) {
+		struct mesh_fresh *f = &t->fresh[i];
+
 		if (!f->epoch || mesh_toma_rebuild_epoch(t->cfg.toma, f->group) != f->epoch)
-			spare = spare ? spare : f; /* free, or its rebuild is over */
+			spare = f; /* free, or its rebuild is over */
 	}
 	if (!spare || mesh_fresh_init(spare, group, epoch, bytes))
 		return NULL;

@@ -945,8 +945,10 @@ void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive)
 		t->recovered_next = (t->recovered_next + 1) % SUSPECTS_MAX;
 		/* Groups where it is stale start rebuilding after a round. */
 		for (uint32_t i = 0; i < t->count; i++) {
-			if (stale_came_back(t, &t->groups[i]->d.config))
+			if (stale_came_back(t, &t->groups[i]->d.config)) {
 				arm_tick(t);
+				break;
+			}
 		}
 		return;
 	}

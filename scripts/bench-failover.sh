@@ -23,11 +23,7 @@ for lease in 10 25 50 100 200; do
 	grep -q "lease=${lease}ms" "$scn" || { echo "bench-failover: could not set the lease" >&2; exit 2; }
 	means=() maxes=()
 	for seed in $(seq 1 "$seeds"); do
-		"$sim" "$scn" --seed "$seed" --out "$work" --no-progress >"$work/stdout" 2>"$work/stderr" || {
-			tail -5 "$work/stderr" >&2
-			echo "bench-failover: lease ${lease} ms seed $seed failed its checks" >&2
-			exit 1
-		}
+		run_seed "$scn" "$seed" "lease ${lease} ms"
 		j=$work/failover-seed$seed.json
 		[ "$(json "$j" crashes_measured)" = 2 ] || {
 			echo "bench-failover: lease ${lease} ms seed $seed measured $(json "$j" crashes_measured) of 2 crashes" >&2

@@ -26,11 +26,7 @@ for span in 1 4 16 128; do
 	grep -q "span=${span}MiB" "$scn" || { echo "bench-resync: could not set the span" >&2; exit 2; }
 	written=() copied=() full=() rebuilds=()
 	for seed in $(seq 1 "$seeds"); do
-		"$sim" "$scn" --seed "$seed" --out "$work" --no-progress >"$work/stdout" 2>"$work/stderr" || {
-			tail -5 "$work/stderr" >&2
-			echo "bench-resync: span ${span} MiB seed $seed failed its checks" >&2
-			exit 1
-		}
+		run_seed "$scn" "$seed" "span ${span} MiB"
 		j=$work/transient-outage-seed$seed.json
 		written+=("$(json "$j" bytes_written_during_outage)")
 		copied+=("$(json "$j" bytes_copied)")
