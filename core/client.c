@@ -58,6 +58,9 @@
 #define LEASE_REQ_TAG (1ull << 63)
 #define GEN_MASK 0x7fffffffu
 #define NO_GROUP UINT32_MAX
+/* Lease grants one ask may collect: the members it asked and, when a
+ * spare replaced one, the spare. */
+#define GRANTS_MAX (2 * MESH_GROUP_MEMBERS_MAX)
 
 struct io_slot {
 	struct mesh_io io;
@@ -102,7 +105,7 @@ struct cgroup {
 	uint64_t asked_ns;
 	unsigned grant_count;
 	unsigned asked_count;           /* voters the current ask went to */
-	struct grant grants[MESH_GROUP_MEMBERS_MAX];
+	struct grant grants[GRANTS_MAX];
 	uint32_t waiting;               /* sub-requests waiting for the lease */
 	uint32_t inflight;              /* sub-requests on this group */
 };
@@ -812,7 +815,7 @@ static const struct grant *lease_decided(const struct cgroup *g, uint64_t *lease
 {
 	for (unsigned i = 0; i < g->grant_count; i++) {
 		const struct grant *cand = &g->grants[i];
-		uint32_t nodes[MESH_GROUP_MEMBERS_MAX];
+		uint32_t nodes[GRANTS_MAX];
 		unsigned n = 0;
 
 		*lease_ns = cand->lease_ns;
@@ -842,7 +845,9 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 			       src, (unsigned long long)g->config.group, r->status);
 	if (!g || !g->asking || g->ask_seq != ((uint32_t)(m->hdr.req_id >> 32) & GEN_MASK) ||
 	    r->group != g->config.group || r->status || r->config.group != g->config.group ||
-	    mesh_group_member_of(&g->config, src) < 0) {
+	    (mesh_group_member_of(&g->config, src) < 0 &&
+	     mesh_group_member_of(&r->config, src) < 0) ||
+	    g->grant_count == GRANTS_MAX) {
 		c->stats.replies_stale++;
 		return;
 	}
@@ -854,6 +859,22 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 		.node = src, .ballot = r->ballot, .lease_ns = r->lease_ns, .config = r->config,
 	};
 	won = lease_decided(g, &lease_ns);
+	bool first_of_ballot = true;
+
+	for (unsigned i = 0; i + 1 < g->grant_count; i++)
+		first_of_ballot &= g->grants[i].ballot != r->ballot;
+	if (!won && r->config.epoch > g->config.epoch && first_of_ballot) {
+		/* A newer configuration with members we did not ask (a spare
+		 * joined): their grants decide it too. */
+		for (unsigned i = 0; i < r->config.member_count; i++) {
+			uint32_t node = r->config.members[i].node;
+
+			if (mesh_group_member_of(&g->config, node) < 0 && node != src) {
+				send_lease_request(c, g, node);
+				g->asked_count++;
+			}
+		}
+	}
 	if (!won) {
 		/* Everyone asked answered and it is not enough: ask all. */
 		if (g->grant_count == g->asked_count && g->asked_count < g->config.member_count)

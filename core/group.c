@@ -154,23 +154,35 @@ int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_chan
 	return 0;
 }
 
-bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *accepted,
-			  unsigned count)
+bool mesh_group_majority_of(const struct mesh_group_config *c, const uint32_t *nodes,
+			    unsigned count)
 {
 	unsigned votes = 0;
 
+	for (unsigned i = 0; i < c->member_count; i++) {
+		for (unsigned k = 0; k < count; k++) {
+			if (nodes[k] == c->members[i].node) {
+				votes++;
+				break;
+			}
+		}
+	}
+	return votes >= mesh_group_majority(c);
+}
+
+bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *accepted,
+			  unsigned count)
+{
 	for (unsigned i = 0; i < c->member_count; i++) {
 		const struct mesh_group_member *m = &c->members[i];
 		bool yes = false;
 
 		for (unsigned k = 0; k < count && !yes; k++)
 			yes = accepted[k] == m->node;
-		if (yes)
-			votes++;
-		else if (mesh_group_member_writable(m))
+		if (!yes && mesh_group_member_writable(m))
 			return false;
 	}
-	return votes >= mesh_group_majority(c);
+	return mesh_group_majority_of(c, accepted, count);
 }
 
 bool mesh_group_member_writable(const struct mesh_group_member *m)

@@ -84,6 +84,15 @@ int mesh_group_change(const struct mesh_group_config *from, enum mesh_group_chan
 bool mesh_group_committed(const struct mesh_group_config *c, const uint32_t *accepted,
 			  unsigned count);
 
+/**
+ * Whether @nodes (@count of them, duplicates and non-members ignored)
+ * hold a majority of @c's voters. A change of membership (REPLACE) needs
+ * this of the configuration it leaves as well as mesh_group_committed()
+ * of the one it makes, so that any later majority of either meets it.
+ */
+bool mesh_group_majority_of(const struct mesh_group_config *c, const uint32_t *nodes,
+			    unsigned count);
+
 /** Whether @m takes writes: a replica that is active or rebuilding. */
 bool mesh_group_member_writable(const struct mesh_group_member *m);
 

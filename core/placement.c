@@ -222,3 +222,64 @@ int mesh_placement_plan(struct mesh_pool *pool, const struct mesh_volume_spec *s
 	*out = l;
 	return 0;
 }
+
+static bool holds_member(const struct mesh_group_config *c, uint32_t target)
+{
+	for (unsigned i = 0; i < c->member_count; i++) {
+		if (c->members[i].node == target)
+			return true;
+	}
+	return false;
+}
+
+int mesh_placement_spare(struct mesh_pool *pool, const struct mesh_group_config *c,
+			 unsigned member, struct mesh_group_member *spare)
+{
+	/* Failure domains of the replicas that stay. */
+	uint32_t domains[MESH_GROUP_MEMBERS_MAX];
+	unsigned domain_count = 0, best = pool->count;
+	bool best_apart = false;
+
+	if (member >= c->member_count || c->members[member].role != MESH_MEMBER_REPLICA)
+		return -EINVAL;
+	for (unsigned d = 0; d < pool->count; d++) {
+		const struct mesh_pool_drive *pd = &pool->drives[d];
+
+		for (unsigned i = 0; i < c->member_count; i++) {
+			const struct mesh_group_member *m = &c->members[i];
+
+			if (i != member && m->role == MESH_MEMBER_REPLICA && m->node == pd->target &&
+			    m->drive == pd->drive && domain_count < MESH_GROUP_MEMBERS_MAX)
+				domains[domain_count++] = pd->domain;
+		}
+	}
+	for (unsigned d = 0; d < pool->count; d++) {
+		const struct mesh_pool_drive *pd = &pool->drives[d];
+		bool apart = true;
+
+		if (pd->failed || pd->used > pd->capacity || pd->capacity - pd->used < c->bytes ||
+		    holds_member(c, pd->target))
+			continue;
+		for (unsigned i = 0; i < domain_count; i++)
+			apart &= domains[i] != pd->domain;
+		if (best == pool->count || (apart && !best_apart) ||
+		    (apart == best_apart &&
+		     pd->capacity - pd->used > pool->drives[best].capacity - pool->drives[best].used)) {
+			best = d;
+			best_apart = apart;
+		}
+	}
+	if (best == pool->count)
+		return -ENOSPC;
+	struct mesh_pool_drive *pick = &pool->drives[best];
+
+	*spare = (struct mesh_group_member){
+		.node = pick->target,
+		.drive = pick->drive,
+		.offset = pick->used,
+		.role = MESH_MEMBER_REPLICA,
+		.state = MESH_MEMBER_REBUILDING,
+	};
+	pick->used += c->bytes;
+	return 0;
+}

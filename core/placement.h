@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/layout.h"
+#include "core/proto.h"
 
 struct mesh_pool_drive {
 	uint32_t target;
@@ -51,5 +52,18 @@ struct mesh_volume_spec {
  */
 int mesh_placement_plan(struct mesh_pool *pool, const struct mesh_volume_spec *spec,
 			struct mesh_layout *out, const char **why);
+
+/**
+ * Choose a spare for replica @member of group @c (its drive failed) and
+ * take c->bytes of space on it: a drive not failed, with the space, on a
+ * target that holds no member of @c (witness included), and in a failure
+ * domain no other replica of @c uses whenever the pool has such a drive.
+ * Among those, the most free space wins, then the lowest index, so that
+ * spares spread as space is taken. Returns 0 with @spare set (a rebuilding
+ * replica: node, drive, offset), or -ENOSPC (nothing fits; the pool is
+ * unchanged) or -EINVAL (@member is not a replica of @c).
+ */
+int mesh_placement_spare(struct mesh_pool *pool, const struct mesh_group_config *c,
+			 unsigned member, struct mesh_group_member *spare);
 
 #endif

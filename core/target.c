@@ -47,6 +47,7 @@ struct request {
 	uint64_t req_id;
 	uint64_t epoch;
 	uint8_t type;
+	uint64_t group;
 	uint32_t drive;
 	uint32_t length;
 	/* A write may go to the drive in several runs (a copy skips sectors
@@ -307,6 +308,19 @@ static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
 	return 0;
 }
 
+/* Request @r failed on its drive. A replica that missed a write, or whose
+ * media lost data, no longer holds what its group acknowledged: the
+ * topology manager takes it out of the chain and replaces it, and the
+ * client is told its configuration is over (-ESTALE), so that it retries
+ * under the next one rather than failing the I/O. */
+static void drive_error(struct mesh_target *t, struct request *r)
+{
+	if (t->cfg.toma && r->status == -EIO && mesh_toma_config_of(t->cfg.toma, r->group)) {
+		mesh_toma_drive_failed(t->cfg.toma, r->group);
+		r->status = -ESTALE;
+	}
+}
+
 /* Submit one drive run of request @r: bytes [@at, @at + @length) of its
  * buffer, at drive offset @offset. */
 static int submit_run(struct mesh_target *t, struct request *r, uint64_t offset, uint32_t at,
@@ -374,6 +388,7 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	r->req_id = m->hdr.req_id;
 	r->epoch = m->hdr.epoch;
 	r->type = m->hdr.type;
+	r->group = io->group;
 	r->drive = io->drive;
 	r->length = io->length;
 	r->ios_pending = 0;
@@ -401,6 +416,7 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	if (rc) {
 		t->stats.drive_errors++;
 		r->status = rc;
+		drive_error(t, r);
 	}
 	if (r->ios_pending == 0) {
 		/* Nothing reached the drive (refused, or a copy with nothing
@@ -483,6 +499,8 @@ void mesh_target_on_drive_done(struct mesh_target *t, uint64_t cookie, int resul
 
 	if (status) {
 		t->stats.drive_errors++;
+		r->status = status;
+		drive_error(t, r);
 		if (!t->drive_failing[r->drive])
 			mesh_log_warn(t->env, "target: drive %u failing: %s of %u bytes returned %d",
 				      r->drive, write ? "write" : "read", r->length, result);

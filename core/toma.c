@@ -38,6 +38,17 @@
 /* Nodes the heartbeat currently suspects; more than a target's peers. */
 #define SUSPECTS_MAX 64u
 
+/* The groups this node joined as a spare, stored under JOINED_KEY (above
+ * any group id) so that a restart can find them. */
+#define JOINED_KEY ((1ull << 62) | 1)
+#define JOINED_MAGIC 0x4a4f494eu /* "JOIN" */
+
+struct joined {
+	uint32_t magic;
+	uint32_t count;
+	uint64_t groups[MESH_TOMA_JOINED_MAX];
+};
+
 /* What survives a crash: stored under the group id. */
 struct durable {
 	uint32_t magic;
@@ -62,15 +73,18 @@ struct round {
 	uint64_t only_on_epoch;         /* nonzero: build on this epoch or drop */
 	bool identity;                  /* re-propose the newest configuration */
 	/* Prepare: who answered, and the newest configuration among them. */
-	uint32_t promised[MESH_GROUP_MEMBERS_MAX];
+	uint32_t promised[2 * MESH_GROUP_MEMBERS_MAX];
 	unsigned promise_count;
 	uint64_t best_ballot;
 	struct mesh_group_config best;
-	/* Accept. */
+	/* Accept: asked of the voters of @next and of @best (they differ
+	 * when the change is a REPLACE). */
 	struct mesh_group_config next;
-	uint32_t accepted[MESH_GROUP_MEMBERS_MAX];
+	uint32_t to[2 * MESH_GROUP_MEMBERS_MAX];
+	uint64_t resend_at_ns[2 * MESH_GROUP_MEMBERS_MAX];
+	unsigned to_count;
+	uint32_t accepted[2 * MESH_GROUP_MEMBERS_MAX];
 	unsigned accept_count;
-	uint64_t resend_at_ns[MESH_GROUP_MEMBERS_MAX];
 };
 
 struct group {
@@ -89,6 +103,16 @@ struct group {
 	uint64_t rebuild_epoch;         /* see mesh_toma_rebuild_epoch() */
 	uint32_t returning[MESH_GROUP_MEMBERS_MAX]; /* see mesh_toma_member_returning() */
 	unsigned returning_count;
+	uint32_t intact[MESH_GROUP_MEMBERS_MAX];    /* see config_taken() */
+	unsigned intact_count;
+	/* This node's replica lost writes on a failing drive: it goes stale,
+	 * then a spare replaces it (memory only; the drive tells again). */
+	bool drive_lost;
+	uint32_t lost_drive;            /* where: a new replica elsewhere is fine */
+	uint64_t lost_offset;
+	bool spare_picked;              /* the spare below was taken for it */
+	bool spare_warned;              /* "no spare" was said once */
+	struct mesh_group_member spare;
 	bool asked;                     /* a change asked with mesh_toma_request() */
 	enum mesh_group_change asked_change;
 	uint32_t asked_node;
@@ -188,6 +212,8 @@ static struct group *group_find(const struct mesh_toma *t, uint64_t id)
 }
 
 static bool in_list(const uint32_t *list, unsigned count, uint32_t node);
+static bool spare_for(struct mesh_toma *t, struct group *g, const struct mesh_group_config *c,
+		      unsigned member);
 static void want(struct mesh_toma *t, struct group *g, bool complete);
 static void config_taken(struct mesh_toma *t, struct group *g,
 			 const struct mesh_group_config *old);
@@ -202,13 +228,70 @@ static int persist(struct mesh_toma *t, const struct durable *d)
 	return rc;
 }
 
+/* Put @g in the sorted table. Returns 0, -ENOSPC or -ENOMEM. */
+static int group_insert(struct mesh_toma *t, struct group *g)
+{
+	uint32_t at;
+
+	if (t->count == MESH_TOMA_GROUPS_MAX)
+		return -ENOSPC;
+	if (t->count == t->capacity) {
+		uint32_t cap = t->capacity ? t->capacity * 2 : 4;
+		struct group **grown = realloc(t->groups, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		t->groups = grown;
+		t->capacity = cap;
+	}
+	at = lower_bound(t, g->d.config.group);
+	memmove(&t->groups[at + 1], &t->groups[at], (t->count - at) * sizeof(*t->groups));
+	t->groups[at] = g;
+	t->count++;
+	return 0;
+}
+
+static void group_remove(struct mesh_toma *t, struct group *g)
+{
+	uint32_t at = lower_bound(t, g->d.config.group);
+
+	memmove(&t->groups[at], &t->groups[at + 1], (t->count - at - 1) * sizeof(*t->groups));
+	t->count--;
+	free(g);
+}
+
+/* Read group @id's stored state into @g. Returns 1 when found, 0 when the
+ * store has none, or the store's error (logged). */
+static int stored_state(struct mesh_toma *t, uint64_t id, struct group *g)
+{
+	int rc = mesh_env_meta_get(t->env, id, &g->d, sizeof(g->d));
+
+	if (rc == (int)sizeof(g->d) && g->d.magic == DURABLE_MAGIC && g->d.config.group == id)
+		return 1;
+	if (rc == -ENOENT)
+		return 0;
+	mesh_log_error(t->env, "toma: group %llu: stored state unreadable (%d)",
+		       (unsigned long long)id, rc);
+	return rc < 0 ? rc : -EIO;
+}
+
+/* After a restart: leases granted before the crash are forgotten, so keep
+ * every one of them as if granted just now; nothing is known of the
+ * group's past, so a rebuild of this node restarts. */
+static void resumed(struct mesh_toma *t, struct group *g)
+{
+	g->lease_until_ns = mesh_env_now_ns(t->env) + t->cfg.lease_ns;
+	mesh_log_info(t->env, "toma: group %llu: resumed at epoch %llu",
+		      (unsigned long long)g->d.config.group, (unsigned long long)g->d.config.epoch);
+	config_taken(t, g, NULL);
+	want(t, g, false);
+}
+
 int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *initial)
 {
 	struct group *g;
 	const char *why;
-	bool resumed = false;
-	uint32_t at;
-	int rc;
+	int rc, found;
 
 	if (mesh_group_check(initial, &why)) {
 		mesh_log_error(t->env, "toma: group %llu: invalid configuration: %s",
@@ -222,53 +305,130 @@ int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *ini
 	}
 	if (group_find(t, initial->group))
 		return -EEXIST;
-	if (t->count == MESH_TOMA_GROUPS_MAX)
-		return -ENOSPC;
-	if (t->count == t->capacity) {
-		uint32_t cap = t->capacity ? t->capacity * 2 : 4;
-		struct group **grown = realloc(t->groups, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		t->groups = grown;
-		t->capacity = cap;
-	}
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	rc = mesh_env_meta_get(t->env, initial->group, &g->d, sizeof(g->d));
-	if (rc == (int)sizeof(g->d) && g->d.magic == DURABLE_MAGIC &&
-	    g->d.config.group == initial->group) {
-		/* A restart: leases granted before the crash are forgotten, so
-		 * keep every one of them as if granted just now. */
-		g->lease_until_ns = mesh_env_now_ns(t->env) + t->cfg.lease_ns;
-		mesh_log_info(t->env, "toma: group %llu: resumed at epoch %llu",
-			      (unsigned long long)initial->group,
-			      (unsigned long long)g->d.config.epoch);
-		resumed = true;
-	} else if (rc == -ENOENT) {
+	found = stored_state(t, initial->group, g);
+	rc = found < 0 ? found : 0;
+	if (found == 0) {
 		g->d = (struct durable){ .magic = DURABLE_MAGIC, .config = *initial };
 		rc = persist(t, &g->d);
+	}
+	if (rc == 0)
+		rc = group_insert(t, g);
+	if (rc) {
+		free(g);
+		return rc;
+	}
+	if (found)
+		resumed(t, g);
+	return 0;
+}
+
+int mesh_toma_resume_joined(struct mesh_toma *t)
+{
+	struct joined j;
+	int rc = mesh_env_meta_get(t->env, JOINED_KEY, &j, sizeof(j));
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc != (int)sizeof(j) || j.magic != JOINED_MAGIC || j.count > MESH_TOMA_JOINED_MAX) {
+		mesh_log_error(t->env, "toma: list of joined groups unreadable (%d)", rc);
+		return rc < 0 ? rc : -EIO;
+	}
+	for (uint32_t i = 0; i < j.count; i++) {
+		struct group *g;
+
+		if (group_find(t, j.groups[i]))
+			continue;
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		rc = stored_state(t, j.groups[i], g);
+		if (rc == 0) {
+			free(g); /* its join was refused before anything was stored */
+			continue;
+		}
+		rc = rc == 1 ? group_insert(t, g) : rc;
 		if (rc) {
 			free(g);
 			return rc;
 		}
-	} else {
-		mesh_log_error(t->env, "toma: group %llu: stored state unreadable (%d)",
-			       (unsigned long long)initial->group, rc);
-		free(g);
-		return rc < 0 ? rc : -EIO;
-	}
-	at = lower_bound(t, initial->group);
-	memmove(&t->groups[at + 1], &t->groups[at], (t->count - at) * sizeof(*t->groups));
-	t->groups[at] = g;
-	t->count++;
-	if (resumed) {
-		/* Nothing known of its past: a rebuild of this node restarts. */
-		config_taken(t, g, NULL);
-		want(t, g, false);
+		resumed(t, g);
 	}
 	return 0;
+}
+
+/* Note group @id in the list of joined groups, before this node answers
+ * as one of its voters. */
+static int joined_add(struct mesh_toma *t, uint64_t id)
+{
+	struct joined j;
+	int rc = mesh_env_meta_get(t->env, JOINED_KEY, &j, sizeof(j));
+
+	if (rc == -ENOENT)
+		j = (struct joined){ .magic = JOINED_MAGIC };
+	else if (rc != (int)sizeof(j) || j.magic != JOINED_MAGIC)
+		return rc < 0 ? rc : -EIO;
+	for (uint32_t i = 0; i < j.count; i++) {
+		if (j.groups[i] == id)
+			return 0;
+	}
+	if (j.count == MESH_TOMA_JOINED_MAX)
+		return -ENOSPC;
+	j.groups[j.count++] = id;
+	return mesh_env_meta_put(t->env, JOINED_KEY, &j, sizeof(j));
+}
+
+/* A proposal names this node in group @c->group, which it does not vote
+ * in: it is the spare of a REPLACE. Join with nothing promised or
+ * accepted and an empty past, so that the configuration it accepts next
+ * reads as a step that makes it rebuilding (config_taken). NULL when the
+ * proposal is not for it or the group cannot be joined (logged). */
+static struct group *group_join(struct mesh_toma *t, const struct mesh_group_config *c)
+{
+	struct group *g;
+	const char *why;
+	int rc;
+
+	if (mesh_group_check(c, &why) || mesh_group_member_of(c, t->env->self) < 0 || c->epoch < 2)
+		return NULL;
+	rc = joined_add(t, c->group);
+	g = rc ? NULL : calloc(1, sizeof(*g));
+	if (g) {
+		g->d = (struct durable){
+			.magic = DURABLE_MAGIC,
+			.config = { .group = c->group, .epoch = c->epoch - 1 },
+		};
+		rc = group_insert(t, g);
+		if (rc) {
+			free(g);
+			g = NULL;
+		}
+	}
+	if (!g)
+		mesh_log_warn(t->env, "toma: group %llu: cannot join as a spare (%d)",
+			      (unsigned long long)c->group, rc ? rc : -ENOMEM);
+	else
+		mesh_log_info(t->env, "toma: group %llu: joining as a spare at epoch %llu",
+			      (unsigned long long)c->group, (unsigned long long)c->epoch);
+	return g;
+}
+
+void mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group)
+{
+	struct group *g = group_find(t, group);
+	int self = g ? mesh_group_member_of(&g->d.config, t->env->self) : -1;
+
+	if (self < 0 || g->d.config.members[self].role != MESH_MEMBER_REPLICA || g->drive_lost)
+		return;
+	mesh_log_warn(t->env, "toma: group %llu: the drive of this node's replica failed; "
+			      "marking it stale%s", (unsigned long long)group,
+		      t->cfg.pick_spare ? " and replacing it with a spare" : "");
+	g->drive_lost = true;
+	g->lost_drive = g->d.config.members[self].drive;
+	g->lost_offset = g->d.config.members[self].offset;
+	want(t, g, false);
 }
 
 const struct mesh_group_config *mesh_toma_config_of(const struct mesh_toma *t, uint64_t group)
@@ -320,20 +480,40 @@ static int same_place(const struct mesh_group_config *c, const struct mesh_group
 /* This node took configuration g->d.config after @old (NULL: resumed after
  * a restart): note what a rebuild needs to know about the step, and tell
  * the node. Where the step is not understood the worst is assumed: a full
- * copy, and a rebuilding member that starts its rebuild again. */
+ * copy, and a rebuilding member that starts its rebuild again.
+ *
+ * A replica is intact when it holds every write but those in its peers'
+ * dirty regions: it is active, or it left active (or left while returning)
+ * and has stayed at the same place, epoch by epoch, since. Only an intact
+ * replica that starts rebuilding is returning: a spare, or one that left
+ * in the middle of a whole-segment copy, is not. */
 static void config_taken(struct mesh_toma *t, struct group *g, const struct mesh_group_config *old)
 {
 	const struct mesh_group_config *c = &g->d.config;
 	bool step = old && c->epoch == old->epoch + 1;
-	unsigned returning = 0;
-	uint32_t kept[MESH_GROUP_MEMBERS_MAX];
+	unsigned returning = 0, intact = 0;
+	uint32_t kept[MESH_GROUP_MEMBERS_MAX], whole[MESH_GROUP_MEMBERS_MAX];
 
 	g->changed_at_ns = mesh_env_now_ns(t->env);
 	for (unsigned i = 0; i < c->member_count; i++) {
 		const struct mesh_group_member *m = &c->members[i];
 		int was = step ? same_place(old, m) : -1;
+		uint8_t before = was >= 0 ? old->members[was].state : 0;
+		bool was_intact = in_list(g->intact, g->intact_count, m->node);
+		bool was_returning = in_list(g->returning, g->returning_count, m->node);
+		bool now_intact = false;
 
-		if (m->role != MESH_MEMBER_REPLICA || m->state != MESH_MEMBER_REBUILDING)
+		if (m->role != MESH_MEMBER_REPLICA)
+			continue;
+		if (m->state == MESH_MEMBER_ACTIVE || before == MESH_MEMBER_ACTIVE)
+			now_intact = true;
+		else if (before == MESH_MEMBER_STALE)
+			now_intact = was_intact;
+		else if (before == MESH_MEMBER_REBUILDING)
+			now_intact = was_returning;
+		if (now_intact)
+			whole[intact++] = m->node;
+		if (m->state != MESH_MEMBER_REBUILDING)
 			continue;
 		if (m->node == t->env->self) {
 			/* This node takes client writes only under epochs it
@@ -348,17 +528,21 @@ static void config_taken(struct mesh_toma *t, struct group *g, const struct mesh
 			else if (!step)
 				g->rebuild_epoch = 0;
 		}
-		if (was >= 0 && (old->members[was].state == MESH_MEMBER_STALE ||
-				 (old->members[was].state == MESH_MEMBER_REBUILDING &&
-				  in_list(g->returning, g->returning_count, m->node))))
+		if (now_intact)
 			kept[returning++] = m->node;
 	}
 	int self = mesh_group_member_of(c, t->env->self);
 
 	if (self < 0 || c->members[self].state != MESH_MEMBER_REBUILDING)
 		g->rebuild_epoch = 0;
+	/* Replaced, or back as a spare on another drive: nothing is lost. */
+	if (self < 0 || c->members[self].drive != g->lost_drive ||
+	    c->members[self].offset != g->lost_offset)
+		g->drive_lost = g->spare_warned = false;
 	memcpy(g->returning, kept, returning * sizeof(*kept));
 	g->returning_count = returning;
+	memcpy(g->intact, whole, intact * sizeof(*whole));
+	g->intact_count = intact;
 	if (t->cfg.on_config)
 		t->cfg.on_config(t->cfg.arg, c);
 }
@@ -450,7 +634,10 @@ static int vote_lease(struct mesh_toma *t, struct group *g, uint64_t asked_ns,
 	uint64_t now = mesh_env_now_ns(t->env);
 	uint64_t lease = asked_ns < t->cfg.lease_ns ? asked_ns : t->cfg.lease_ns;
 
-	if (change_pending(t, g))
+	if (mesh_group_member_of(&g->d.config, t->env->self) < 0)
+		return -ENOENT; /* replaced: the members grant */
+	/* A replica on a failed drive serves nothing more under this epoch. */
+	if (change_pending(t, g) || g->drive_lost)
 		return -EBUSY;
 	if (now + lease > g->lease_until_ns)
 		g->lease_until_ns = now + lease;
@@ -502,12 +689,21 @@ static void on_config_propose(struct mesh_toma *t, uint32_t src, const struct me
 		.u.config_accept = { .group = p->config.group, .ballot = p->ballot,
 				     .status = -ENOENT },
 	};
+	bool joined = false;
 
+	if (!g && (g = group_join(t, &p->config)))
+		joined = true;
 	if (g) {
 		uint64_t epoch = g->d.config.epoch;
 
 		r.u.config_accept.status = vote_accept(t, g, p->ballot, &p->config,
 						       &r.u.config_accept.retry_ns);
+		if (joined && r.u.config_accept.status) {
+			/* Not stored: leave no trace of the group. */
+			group_remove(t, g);
+			send_msg(t, src, &r);
+			return;
+		}
 		/* We cannot tell whether the proposer will see the rest of
 		 * the votes. If no client comes with the new epoch (which it
 		 * learns only from a decided lease, so only once committed)
@@ -582,6 +778,8 @@ static uint64_t alive_since(const struct mesh_toma *t, uint32_t node)
  *      held its epoch for one (a flapping link does not churn epochs).
  *      Only a node that watched it return proposes this: one that never
  *      lost it (an asymmetric cut) cannot tell whether it is reachable.
+ * First of all, this node's own replica on a drive that failed goes stale,
+ * and then (with a spare picker) is replaced.
  * @expect_epoch is set for 3 (0 otherwise).
  */
 static bool change_needed(const struct mesh_toma *t, const struct group *g,
@@ -590,8 +788,24 @@ static bool change_needed(const struct mesh_toma *t, const struct group *g,
 	const struct mesh_group_config *c = &g->d.config;
 	uint64_t now = mesh_env_now_ns(t->env);
 	uint64_t wait = t->cfg.round_timeout_ns;
+	int self = mesh_group_member_of(c, t->env->self);
 
 	*expect_epoch = 0;
+	if (self < 0)
+		return false;
+	if (g->drive_lost) {
+		const struct mesh_group_member *mb = &c->members[self];
+
+		*node = t->env->self;
+		if (mesh_group_member_writable(mb)) {
+			*change = MESH_GROUP_MARK_STALE;
+			return true;
+		}
+		if (mb->state == MESH_MEMBER_STALE && t->cfg.pick_spare) {
+			*change = MESH_GROUP_REPLACE;
+			return true;
+		}
+	}
 	for (unsigned i = 0; i < c->member_count; i++) {
 		const struct mesh_group_member *mb = &c->members[i];
 
@@ -629,6 +843,8 @@ static bool change_needed(const struct mesh_toma *t, const struct group *g,
  * the manager keeps ticking until it does. */
 static bool stale_came_back(const struct mesh_toma *t, const struct mesh_group_config *c)
 {
+	if (mesh_group_member_of(c, t->env->self) < 0)
+		return false;
 	for (unsigned i = 0; i < c->member_count; i++) {
 		const struct mesh_group_member *mb = &c->members[i];
 
@@ -711,6 +927,12 @@ static void round_start(struct mesh_toma *t, struct group *g)
 	r->ballot = (((top >> BALLOT_NODE_BITS) + 1) << BALLOT_NODE_BITS) |
 		    (t->env->self & ((1u << BALLOT_NODE_BITS) - 1));
 	r->deadline_ns = now + t->cfg.round_timeout_ns;
+	if (mesh_group_member_of(&g->d.config, t->env->self) < 0) {
+		/* Replaced: the group is the new members' business now. */
+		g->change_wanted = g->complete = false;
+		r->phase = PHASE_IDLE;
+		return;
+	}
 	if (!change_needed(t, g, &r->change, &r->node, &r->only_on_epoch)) {
 		g->change_wanted = false;
 		if (!g->complete) {
@@ -718,6 +940,17 @@ static void round_start(struct mesh_toma *t, struct group *g)
 			return;
 		}
 		r->identity = true;
+	}
+	if (!r->identity && r->change == MESH_GROUP_REPLACE) {
+		/* Find the spare before asking for promises: a promise holds
+		 * the voters' leases back, and a group waiting for a spare
+		 * must go on serving. */
+		int member = mesh_group_member_of(&g->d.config, r->node);
+
+		if (member < 0 || !spare_for(t, g, &g->d.config, (unsigned)member)) {
+			round_end(t, g, true);
+			return;
+		}
 	}
 	t->stats.proposals++;
 	mesh_log_debug(t->env, "toma: group %llu: round %s node %u, ballot %#llx",
@@ -736,8 +969,46 @@ static void round_start(struct mesh_toma *t, struct group *g)
 	}
 }
 
-/* A majority promised: build the next configuration on the newest one
- * they hold and ask every voter of it to accept. */
+/* The spare for a REPLACE of @member of @c: the one picked before, while
+ * it is still not in the group (a retried round keeps its space), else a
+ * new one from placement. */
+static bool spare_for(struct mesh_toma *t, struct group *g, const struct mesh_group_config *c,
+		      unsigned member)
+{
+	int rc;
+
+	if (g->spare_picked && mesh_group_member_of(c, g->spare.node) < 0)
+		return true;
+	g->spare_picked = false;
+	rc = t->cfg.pick_spare ? t->cfg.pick_spare(t->cfg.arg, c, member, &g->spare) : -ENOSPC;
+	if (rc) {
+		/* -EAGAIN: placement could not be asked (the management
+		 * service is away); tried again each round, so said quietly. */
+		if (rc == -EAGAIN || g->spare_warned)
+			mesh_log_debug(t->env, "toma: group %llu: no spare yet (%d)",
+				       (unsigned long long)c->group, rc);
+		else
+			mesh_log_warn(t->env, "toma: group %llu: no spare for node %u's replica "
+					      "(%d); it stays stale until one fits",
+				      (unsigned long long)c->group, c->members[member].node, rc);
+		g->spare_warned |= rc != -EAGAIN;
+		return false;
+	}
+	mesh_log_info(t->env, "toma: group %llu: spare for node %u is node %u drive %u at %llu",
+		      (unsigned long long)c->group, c->members[member].node, g->spare.node,
+		      g->spare.drive, (unsigned long long)g->spare.offset);
+	g->spare_picked = true;
+	return true;
+}
+
+static void add_target(struct round *r, uint32_t node)
+{
+	if (!in_list(r->to, r->to_count, node))
+		r->to[r->to_count++] = node;
+}
+
+/* A majority of the newest configuration's voters promised: build the
+ * next configuration on it and ask every voter of both to accept. */
 static void accept_start(struct mesh_toma *t, struct group *g)
 {
 	struct round *r = &g->r;
@@ -750,26 +1021,45 @@ static void accept_start(struct mesh_toma *t, struct group *g)
 		member = mesh_group_member_of(&r->best, r->node);
 		if (r->only_on_epoch && r->best.epoch != r->only_on_epoch)
 			member = -1, why = "asked on another epoch";
-		if (member < 0 || mesh_group_change(&r->best, r->change, (unsigned)member, 0, 0, 0,
-						    &r->next, &why)) {
+		if (member >= 0 && r->change == MESH_GROUP_REPLACE &&
+		    r->best.members[member].state == MESH_MEMBER_STALE &&
+		    !spare_for(t, g, &r->best, (unsigned)member)) {
+			round_end(t, g, true);
+			return;
+		}
+		if (member < 0 || mesh_group_change(&r->best, r->change, (unsigned)member,
+						    g->spare.node, g->spare.drive,
+						    g->spare.offset, &r->next, &why)) {
 			/* Someone else already made the change, or it no longer
-			 * applies: done, and look again. */
+			 * applies. */
 			mesh_log_debug(t->env, "toma: group %llu: change dropped: %s",
 				       (unsigned long long)g->d.config.group, why ? why : "not a member");
-			round_end(t, g, false);
-			return;
+			if (r->best.epoch <= g->d.config.epoch) {
+				round_end(t, g, false);
+				return;
+			}
+			/* The group moved on without this node: take the newest
+			 * configuration (finishing it), then look again. Else
+			 * the same change would be asked for ever, and every
+			 * ask holds the voters' leases back. */
+			r->identity = true;
+			r->next = r->best;
 		}
 	}
 	r->phase = PHASE_ACCEPT;
-	for (unsigned i = 0; i < r->next.member_count && r->phase == PHASE_ACCEPT; i++) {
-		uint32_t node = r->next.members[i].node;
+	r->to_count = 0;
+	for (unsigned i = 0; i < r->next.member_count; i++)
+		add_target(r, r->next.members[i].node);
+	for (unsigned i = 0; i < r->best.member_count; i++)
+		add_target(r, r->best.members[i].node);
+	for (unsigned i = 0; i < r->to_count && r->phase == PHASE_ACCEPT; i++) {
 		uint64_t retry = 0;
 
-		if (node != t->env->self) {
-			send_propose(t, g, node);
+		if (r->to[i] != t->env->self) {
+			send_propose(t, g, r->to[i]);
 			continue;
 		}
-		accept_reply(t, g, node, vote_accept(t, g, r->ballot, &r->next, &retry), retry);
+		accept_reply(t, g, r->to[i], vote_accept(t, g, r->ballot, &r->next, &retry), retry);
 	}
 }
 
@@ -779,15 +1069,25 @@ static void prepare_reply(struct mesh_toma *t, struct group *g, uint32_t src, ui
 	struct round *r = &g->r;
 
 	if (in_list(r->promised, r->promise_count, src) ||
-	    mesh_group_member_of(&g->d.config, src) < 0)
+	    (mesh_group_member_of(&g->d.config, src) < 0 &&
+	     (!r->promise_count || mesh_group_member_of(&r->best, src) < 0)))
 		return;
 	r->promised[r->promise_count++] = src;
 	if (r->promise_count == 1 || ballot > r->best_ballot ||
 	    (ballot == r->best_ballot && c->epoch > r->best.epoch)) {
 		r->best_ballot = ballot;
 		r->best = *c;
+		/* A newer configuration with other voters (a spare joined):
+		 * they must promise too. */
+		for (unsigned i = 0; i < c->member_count; i++) {
+			uint32_t node = c->members[i].node;
+
+			if (node != t->env->self && mesh_group_member_of(&g->d.config, node) < 0 &&
+			    !in_list(r->promised, r->promise_count, node))
+				send_prepare(t, g, node);
+		}
 	}
-	if (r->promise_count >= mesh_group_majority(&g->d.config))
+	if (mesh_group_majority_of(&r->best, r->promised, r->promise_count))
 		accept_start(t, g);
 }
 
@@ -795,12 +1095,14 @@ static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int
 			 uint64_t retry_ns)
 {
 	struct round *r = &g->r;
-	int member = mesh_group_member_of(&r->next, src);
+	int to = -1;
 
-	if (member < 0 || in_list(r->accepted, r->accept_count, src))
+	for (unsigned i = 0; i < r->to_count && to < 0; i++)
+		to = r->to[i] == src ? (int)i : -1;
+	if (to < 0 || in_list(r->accepted, r->accept_count, src))
 		return;
 	if (status == -EBUSY) {
-		r->resend_at_ns[member] = mesh_env_now_ns(t->env) + retry_ns;
+		r->resend_at_ns[to] = mesh_env_now_ns(t->env) + retry_ns;
 		return;
 	}
 	if (status) {
@@ -811,9 +1113,11 @@ static void accept_reply(struct mesh_toma *t, struct group *g, uint32_t src, int
 		return;
 	}
 	r->accepted[r->accept_count++] = src;
-	if (!mesh_group_committed(&r->next, r->accepted, r->accept_count))
+	if (!mesh_group_committed(&r->next, r->accepted, r->accept_count) ||
+	    !mesh_group_majority_of(&r->best, r->accepted, r->accept_count))
 		return;
 	t->stats.commits++;
+	t->stats.replacements += !r->identity && r->change == MESH_GROUP_REPLACE;
 	mesh_log_info(t->env, "toma: group %llu: epoch %llu committed%s",
 		      (unsigned long long)r->next.group, (unsigned long long)r->next.epoch,
 		      r->identity ? " (completed)" : "");
@@ -834,6 +1138,9 @@ static void round_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 		/* Voters may hold this round's configuration: finish it. */
 		bool partial = r->phase == PHASE_ACCEPT && r->accept_count > 0;
 
+		if (r->phase == PHASE_ACCEPT && r->change == MESH_GROUP_REPLACE)
+			g->spare_picked = false; /* the spare may be gone: pick again */
+
 		round_end(t, g, true);
 		if (partial)
 			want(t, g, true);
@@ -846,10 +1153,17 @@ static void round_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 			if (!in_list(r->promised, r->promise_count, node))
 				send_prepare(t, g, node);
 		}
+		for (unsigned i = 0; r->promise_count && i < r->best.member_count; i++) {
+			uint32_t node = r->best.members[i].node;
+
+			if (mesh_group_member_of(&g->d.config, node) < 0 &&
+			    !in_list(r->promised, r->promise_count, node))
+				send_prepare(t, g, node);
+		}
 		return;
 	}
-	for (unsigned i = 0; i < r->next.member_count && r->phase == PHASE_ACCEPT; i++) {
-		uint32_t node = r->next.members[i].node;
+	for (unsigned i = 0; i < r->to_count && r->phase == PHASE_ACCEPT; i++) {
+		uint32_t node = r->to[i];
 		uint64_t retry = 0;
 
 		if (in_list(r->accepted, r->accept_count, node) || now < r->resend_at_ns[i])
@@ -886,7 +1200,7 @@ static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 		return;
 	/* Give the first live member a round to act before stepping in,
 	 * unless the change was asked of this node (by its resync). */
-	bool asked = g->asked && g->asked_epoch == g->d.config.epoch;
+	bool asked = (g->asked && g->asked_epoch == g->d.config.epoch) || g->drive_lost;
 
 	if (!asked && !first_alive(t, &g->d.config) &&
 	    now - g->want_since_ns < t->cfg.round_timeout_ns)
@@ -896,8 +1210,13 @@ static void group_tick(struct mesh_toma *t, struct group *g, uint64_t now)
 
 static bool busy(const struct mesh_toma *t, const struct group *g)
 {
+	enum mesh_group_change change;
+	uint32_t who;
+	uint64_t epoch;
+
 	return g->change_wanted || g->complete || g->r.phase != PHASE_IDLE || g->confirm_at_ns ||
-	       stale_came_back(t, &g->d.config);
+	       stale_came_back(t, &g->d.config) ||
+	       (g->drive_lost && change_needed(t, g, &change, &who, &epoch));
 }
 
 void mesh_toma_on_timer(struct mesh_toma *t, uint32_t timer_id)
@@ -979,7 +1298,7 @@ int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint
 		return 0;
 	member = mesh_group_member_of(&g->d.config, t->env->self);
 	self = member < 0 ? NULL : &g->d.config.members[member];
-	if (epoch == g->d.config.epoch && self &&
+	if (epoch == g->d.config.epoch && self && !g->drive_lost &&
 	    (op == MESH_MSG_IO_WRITE ? mesh_group_member_writable(self)
 				     : self->role == MESH_MEMBER_REPLICA &&
 				       self->state == MESH_MEMBER_ACTIVE))

@@ -20,8 +20,15 @@
  * then the proposer retries, and a voter that sees a stronger ballot
  * aborts its own proposal.
  *
+ * Membership changes (REPLACE, a spare for a replica whose drive failed)
+ * are committed by a majority of the voters of the configuration they
+ * leave and of the one they make, and a round prepares with a majority of
+ * the voters of the newest configuration it finds: any two majorities
+ * that decide consecutive configurations meet. A spare joins a group when
+ * it is first asked to accept a configuration that names it.
+ *
  * Sans-IO; one timer per node for the manager. All memory is taken when a
- * group is added.
+ * group is added or joined.
  */
 #ifndef MESH_CORE_TOMA_H
 #define MESH_CORE_TOMA_H
@@ -35,6 +42,9 @@
 
 /* Groups one target votes in. */
 #define MESH_TOMA_GROUPS_MAX 4096u
+/* Groups a target may join at run time as a spare (they are listed in one
+ * metadata record, read back at restart). */
+#define MESH_TOMA_JOINED_MAX 256u
 /* Lease bounds: below 1 ms no network keeps a lease alive, above a minute
  * a failover waits too long. */
 #define MESH_TOMA_LEASE_NS_MIN 1000000ull
@@ -60,6 +70,14 @@ struct mesh_toma_config {
 	 * callee must not call back into the manager except through the
 	 * read-only accessors and mesh_toma_request(). */
 	void (*on_config)(void *arg, const struct mesh_group_config *c);
+	/* Choose a spare for replica @member of @c, whose drive failed: a
+	 * node not in @c, a drive of it and space there for c->bytes, in
+	 * *@spare (node, drive, offset). Returns 0, -ENOSPC, or -EAGAIN when
+	 * placement cannot be asked now (tried again next round). Placement's
+	 * job (mesh_placement_spare); may be NULL, and then a replica whose
+	 * drive failed is only marked stale. */
+	int (*pick_spare)(void *arg, const struct mesh_group_config *c, unsigned member,
+			  struct mesh_group_member *spare);
 	void *arg;
 };
 
@@ -68,6 +86,7 @@ struct mesh_toma_stats {
 	uint64_t leases_granted, leases_refused;
 	uint64_t accepts_deferred;  /* a proposal waited for leases to run out */
 	uint64_t io_fenced;         /* I/O refused for a wrong epoch */
+	uint64_t replacements;      /* REPLACE changes this node committed */
 };
 
 struct mesh_toma;
@@ -91,6 +110,23 @@ void mesh_toma_destroy(struct mesh_toma *t);
  * or the store's error.
  */
 int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *initial);
+
+/**
+ * Resume the groups this node joined at run time as a spare (listed in its
+ * metadata store), after the mesh_toma_group_add() calls for the groups it
+ * was placed in. Returns 0 or the store's error (logged).
+ */
+int mesh_toma_resume_joined(struct mesh_toma *t);
+
+/**
+ * The drive holding this node's replica of @group failed an I/O. The
+ * replica no longer holds every acknowledged write, so this node proposes
+ * it stale and then, with cfg.pick_spare, replaces it with a spare
+ * (REPLACE), which rebuilds the whole segment. Held in memory: a restart
+ * finds out again from the drive. No-op for a group this node holds no
+ * replica of.
+ */
+void mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group);
 
 /**
  * Whether this node may serve I/O of @op (MESH_MSG_IO_READ/WRITE) tagged

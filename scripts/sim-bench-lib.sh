@@ -18,9 +18,11 @@ trap 'rm -rf "$work"' EXIT
 json() { grep -o "\"$2\": *\"\\?[^,}\"]*" "$1" | head -1 | sed 's/.*: *"\?//'; }
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 run_seed() {
-	"$sim" "$1" --seed "$2" --out "$work" --no-progress >"$work/stdout" 2>"$work/stderr" || {
+	local scn=$1 seed=$2 what=$3
+	shift 3
+	"$sim" "$scn" --seed "$seed" --out "$work" --no-progress "$@" >"$work/stdout" 2>"$work/stderr" || {
 		tail -5 "$work/stderr" >&2
-		echo "$name: $3 seed $2 failed its checks" >&2
+		echo "$name: $what seed $seed failed its checks" >&2
 		exit 1
 	}
 }

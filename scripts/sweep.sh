@@ -22,7 +22,7 @@ out=${MESH_SWEEP_OUT:-results}
 name=sweep
 case " $* " in *" --unsafe "*) name=sweep-unsafe ;; esac
 scenarios=(split-brain-abc split-brain-client crash-mid-write two-failures flapping
-	   asymmetric clock-drift faults transient-outage failover)
+	   asymmetric clock-drift faults transient-outage failover drive-fail-spare mgmt-down)
 
 case $seeds in
 '' | *[!0-9]*) echo "sweep: SEEDS must be a whole number, not '$seeds'" >&2; exit 2 ;;

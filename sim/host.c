@@ -301,12 +301,84 @@ static int heartbeat_start(struct simnode *n)
 	return rc ? rc : mesh_heartbeat_start(n->node.heartbeat);
 }
 
+static bool in_peers(const uint32_t *peers, uint32_t count, uint32_t node)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		if (peers[i] == node)
+			return true;
+	}
+	return false;
+}
+
+/* Heartbeat peers follow membership: the other replicas of the groups
+ * this node holds a replica of, in the configurations it holds now (a
+ * spare joined, a replaced replica left). Up to the heartbeat's limit. */
+static void peers_follow(struct simnode *n)
+{
+	uint32_t want[MESH_HEARTBEAT_PEERS_MAX], count = 0;
+	uint32_t groups = mesh_toma_group_count(n->node.toma);
+
+	for (uint32_t i = 0; i < groups; i++) {
+		const struct mesh_group_config *c = mesh_toma_config_at(n->node.toma, i);
+		int self = mesh_group_member_of(c, n->id);
+
+		if (self < 0 || c->members[self].role != MESH_MEMBER_REPLICA)
+			continue;
+		for (unsigned k = 0; k < c->member_count; k++) {
+			uint32_t node = c->members[k].node;
+
+			if (c->members[k].role == MESH_MEMBER_REPLICA && node != n->id &&
+			    !in_peers(want, count, node) && count < MESH_HEARTBEAT_PEERS_MAX)
+				want[count++] = node;
+		}
+	}
+	if (!n->peers && !(n->peers = calloc(MESH_HEARTBEAT_PEERS_MAX, sizeof(*n->peers))))
+		return;
+	for (uint32_t i = 0; n->node.heartbeat && i < n->peer_count; i++) {
+		if (!in_peers(want, count, n->peers[i]))
+			mesh_heartbeat_peer_remove(n->node.heartbeat, n->peers[i]);
+	}
+	for (uint32_t i = 0; n->node.heartbeat && i < count; i++) {
+		if (!in_peers(n->peers, n->peer_count, want[i]))
+			mesh_heartbeat_peer_add(n->node.heartbeat, want[i]);
+	}
+	memcpy(n->peers, want, count * sizeof(*want));
+	n->peer_count = count;
+	if (!n->node.heartbeat && count && n->up)
+		heartbeat_start(n);
+}
+
 static void on_config(void *arg, const struct mesh_group_config *c)
 {
 	struct simnode *n = arg;
 
 	if (n->node.resync)
 		mesh_resync_on_config(n->node.resync, c);
+	peers_follow(n);
+}
+
+/* Placement on the run's cluster map. The map knows which drives failed
+ * and which targets are down, as a management service's would: neither
+ * is a candidate. */
+static int pick_spare(void *arg, const struct mesh_group_config *c, unsigned member,
+		      struct mesh_group_member *spare)
+{
+	struct simnode *n = arg;
+	struct mesh_pool *pool = &n->sim->pool;
+	int rc;
+
+	if (n->sim->mgmt_down)
+		return -EAGAIN; /* nobody to ask; the manager tries again later */
+	for (unsigned d = 0; d < pool->count; d++) {
+		struct mesh_pool_drive *pd = &pool->drives[d];
+		const struct simnode *owner = &n->sim->nodes[pd->target];
+
+		pd->failed = owner->drives[pd->drive].failed || !owner->up;
+	}
+	rc = mesh_placement_spare(pool, c, member, spare);
+	if (rc == 0)
+		sim_trace(n->sim, n->id, "spare", c->group, spare->node);
+	return rc;
 }
 
 /* The topology manager, voting in the node's groups, and the resync that
@@ -322,6 +394,7 @@ static int toma_start(struct simnode *n)
 		.round_timeout_ns = round_ns,
 		.no_fencing = sim->opt.no_fencing,
 		.on_config = on_config,
+		.pick_spare = pick_spare,
 		.arg = n,
 	};
 	/* A write lives at most an I/O timeout; failure detection and a
@@ -346,7 +419,7 @@ static int toma_start(struct simnode *n)
 					&n->node.resync);
 	for (uint32_t i = 0; rc == 0 && i < n->group_count; i++)
 		rc = mesh_toma_group_add(n->node.toma, &sim->groups[n->groups[i]]);
-	return rc;
+	return rc ? rc : mesh_toma_resume_joined(n->node.toma);
 }
 
 void sim_roles_count(struct simnode *n)
@@ -362,6 +435,7 @@ void sim_roles_count(struct simnode *n)
 
 		mesh_toma_stats(n->node.toma, &st);
 		n->epochs_committed += st.commits;
+		n->replacements += st.replacements;
 		n->leases_granted += st.leases_granted;
 		n->io_fenced += st.io_fenced;
 	}
@@ -667,12 +741,22 @@ static void controller_flap(struct mesh_sim *sim, struct mesh_agenda *ag,
 				 (void *)(uintptr_t)CTL_FLAP);
 }
 
+static bool controller_handles(enum mesh_scn_fault_kind kind)
+{
+	return mesh_netfault_handles(kind) || kind == MESH_SCN_MGMT_DOWN || kind == MESH_SCN_MGMT_UP;
+}
+
 static void controller_fault(struct mesh_sim *sim, struct mesh_agenda *ag, uint32_t index)
 {
 	const struct mesh_scn_fault *f = &sim->scn->faults[index];
-	int rule = mesh_netfault_start(&sim->net, f);
+	int rule;
 
 	sim_trace(sim, UINT32_MAX, mesh_scenario_fault_name(f->kind), f->line, 0);
+	if (f->kind == MESH_SCN_MGMT_DOWN || f->kind == MESH_SCN_MGMT_UP) {
+		sim->mgmt_down = f->kind == MESH_SCN_MGMT_DOWN;
+		return;
+	}
+	rule = mesh_netfault_start(&sim->net, f);
 	if (rule < 0) {
 		fprintf(stderr, "mesh-sim: %s:%u: fault not applied: %s\n", sim->scn->path, f->line,
 			strerror(-rule));
@@ -695,7 +779,7 @@ static void controller_actor(int argc, char **argv)
 	for (uint32_t i = 0; i < sim->scn->fault_count; i++) {
 		const struct mesh_scn_fault *f = &sim->scn->faults[i];
 
-		if (mesh_netfault_handles(f->kind))
+		if (controller_handles(f->kind))
 			mesh_agenda_push(&ag, f->at_ns, MESH_AGENDA_FAULT, i, 0,
 					 (void *)(uintptr_t)CTL_FAULT);
 	}
@@ -714,6 +798,7 @@ static void controller_actor(int argc, char **argv)
 			break;
 		case CTL_VERIFY:
 			mesh_netfault_heal(&sim->net);
+			sim->mgmt_down = false;
 			break;
 		case CTL_PROGRESS:
 			if (sim->opt.progress)

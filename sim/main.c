@@ -38,14 +38,14 @@ struct cli {
 	uint64_t seed;
 	bool seed_set, progress;
 	enum mesh_log_level log_level;
-	const char *targets, *clients, *racks, *duration;
+	const char *targets, *clients, *racks, *volumes, *duration;
 	bool no_leases, no_fencing, no_resync;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mesh-sim SCENARIO.scn [--seed N] [--targets N] [--clients N] [--racks N]\n"
-		   "                [--duration T] [--out DIR] [--trace FILE] [--platform FILE]\n"
+		   "                [--volumes N] [--duration T] [--out DIR] [--trace FILE] [--platform FILE]\n"
 		   "                [--log error|warn|info|debug] [--no-progress]\n"
 		   "                [--unsafe no-leases|no-fencing|no-resync]...\n");
 }
@@ -57,6 +57,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		{ "targets", required_argument, NULL, 't' },
 		{ "clients", required_argument, NULL, 'c' },
 		{ "racks", required_argument, NULL, 'r' },
+		{ "volumes", required_argument, NULL, 'v' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "trace", required_argument, NULL, 'T' },
@@ -83,6 +84,7 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 		case 't': c->targets = optarg; break;
 		case 'c': c->clients = optarg; break;
 		case 'r': c->racks = optarg; break;
+		case 'v': c->volumes = optarg; break;
 		case 'd': c->duration = optarg; break;
 		case 'o': c->out_dir = optarg; break;
 		case 'T': c->trace = optarg; break;
@@ -120,13 +122,14 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 	return 0;
 }
 
-static int override_u32(const char *flag, const char *v, uint32_t min, uint32_t *out)
+static int override_u32(const char *flag, const char *v, uint32_t min, uint32_t max,
+			uint32_t *out)
 {
 	if (!v)
 		return 0;
-	if (mesh_units_parse_u32(v, min, MESH_SCN_NODES_MAX, out)) {
+	if (mesh_units_parse_u32(v, min, max, out)) {
 		fprintf(stderr, "mesh-sim: --%s %s: expected an integer from %u to %u\n", flag, v, min,
-			MESH_SCN_NODES_MAX);
+			max);
 		return -EINVAL;
 	}
 	return 0;
@@ -138,10 +141,21 @@ static int overrides_apply(const struct cli *c, struct mesh_scenario *s)
 	char err[ERR_MAX];
 	uint64_t ns;
 
-	if (override_u32("targets", c->targets, 1, &s->topology.targets) ||
-	    override_u32("clients", c->clients, 0, &s->topology.clients) ||
-	    override_u32("racks", c->racks, 1, &s->topology.racks))
+	if (override_u32("targets", c->targets, 1, MESH_SCN_NODES_MAX, &s->topology.targets) ||
+	    override_u32("clients", c->clients, 0, MESH_SCN_NODES_MAX, &s->topology.clients) ||
+	    override_u32("racks", c->racks, 1, MESH_SCN_NODES_MAX, &s->topology.racks))
 		return -EINVAL;
+	if (c->volumes) {
+		/* One count for several volume lines would be ambiguous. */
+		if (s->volume_count != 1) {
+			fprintf(stderr, "mesh-sim: --volumes needs a scenario with one volume line; "
+					"%s has %u\n", c->scenario, s->volume_count);
+			return -EINVAL;
+		}
+		if (override_u32("volumes", c->volumes, 1, MESH_SCN_VOLUME_COUNT_MAX,
+				 &s->volumes[0].count))
+			return -EINVAL;
+	}
 	if (c->duration) {
 		if (mesh_units_parse_duration(c->duration, &ns) || !ns) {
 			fprintf(stderr, "mesh-sim: --duration %s: expected a duration such as 5s\n",
@@ -298,13 +312,14 @@ int main(int argc, char **argv)
 	if (!mesh_report_passed(&res)) {
 		/* Everything that shapes the run, so the command replays it. */
 		fprintf(stderr, "mesh-sim: %s seed %" PRIu64 ": checks FAILED; rerun with "
-				"`mesh-sim %s --seed %" PRIu64 "%s%s%s%s%s%s%s%s%s%s%s`\n", scn.path,
+				"`mesh-sim %s --seed %" PRIu64 "%s%s%s%s%s%s%s%s%s%s%s%s%s`\n", scn.path,
 			scn.seed, scn.path, scn.seed, c.no_leases ? " --unsafe no-leases" : "",
 			c.no_fencing ? " --unsafe no-fencing" : "",
 			c.no_resync ? " --unsafe no-resync" : "",
 			c.targets ? " --targets " : "", c.targets ? c.targets : "",
 			c.clients ? " --clients " : "", c.clients ? c.clients : "",
 			c.racks ? " --racks " : "", c.racks ? c.racks : "",
+			c.volumes ? " --volumes " : "", c.volumes ? c.volumes : "",
 			c.duration ? " --duration " : "", c.duration ? c.duration : "");
 		return EXIT_VIOLATION;
 	}

@@ -10,6 +10,8 @@ bool mesh_report_passed(const struct mesh_sim_result *r)
 {
 	if (r->checked_linearizable && (r->linearizable.violations || r->linearizable.undecided))
 		return false;
+	if (r->checked_redundancy && r->members_not_active)
+		return false;
 	return !(r->checked_durability && r->durability.violations);
 }
 
@@ -87,8 +89,9 @@ int mesh_report_json(FILE *f, const struct mesh_scenario *s, const struct mesh_s
 		r->heartbeat_peers_mean, r->suspicions);
 	fprintf(f, "  \"topology_manager\": {\"epochs_committed\": %" PRIu64
 		   ", \"io_fenced\": %" PRIu64 ", \"leases_granted\": %" PRIu64
-		   ", \"members_not_active_at_end\": %u},\n",
-		r->epochs_committed, r->io_fenced, r->leases_granted, r->members_not_active);
+		   ", \"members_not_active_at_end\": %u, \"replacements\": %" PRIu64 "},\n",
+		r->epochs_committed, r->io_fenced, r->leases_granted, r->members_not_active,
+		r->replacements);
 	fprintf(f, "  \"failover\": {\"crashes_measured\": %" PRIu64 ", \"max_ns\": %" PRIu64
 		   ", \"mean_ns\": %" PRIu64 "},\n", r->failovers, r->failover_max_ns,
 		r->failovers ? r->failover_sum_ns / r->failovers : 0);
@@ -114,6 +117,8 @@ int mesh_report_json(FILE *f, const struct mesh_scenario *s, const struct mesh_s
 	json_check(f, "linearizable", r->checked_linearizable, &r->linearizable);
 	fputs(",\n", f);
 	json_check(f, "durability", r->checked_durability, &r->durability);
+	fprintf(f, ",\n    \"redundancy\": {\"checked\": %s, \"replicas_not_active\": %u}",
+		r->checked_redundancy ? "true" : "false", r->members_not_active);
 	fputs("\n  }\n}\n", f);
 	return ferror(f) ? -EIO : 0;
 }
@@ -156,7 +161,8 @@ int mesh_report_markdown(FILE *f, const struct mesh_scenario *s, const struct me
 		   ") |\n", r->resync_copies, r->resync_full_copies, r->resync_aborted);
 	fprintf(f, "| resync bytes copied; written by clients during outages | %" PRIu64
 		   "; %" PRIu64 " |\n", r->resync_bytes, r->outage_bytes_written);
-	fprintf(f, "| replicas not active at the end | %u |\n", r->members_not_active);
+	fprintf(f, "| replicas moved to spares; not active at the end | %" PRIu64 "; %u |\n",
+		r->replacements, r->members_not_active);
 	if (r->failovers)
 		fprintf(f, "| failover: crash to first new write done (max; mean of %" PRIu64
 			   ") | %.1f ms; %.1f ms |\n", r->failovers, r->failover_max_ns / 1e6,
@@ -178,6 +184,9 @@ int mesh_report_markdown(FILE *f, const struct mesh_scenario *s, const struct me
 		r->linearizable.ops_checked);
 	fprintf(f, "| durability | %s (%" PRIu64 " blocks) |\n",
 		verdict(r->checked_durability, &r->durability), r->durability.blocks_checked);
+	if (r->checked_redundancy)
+		fprintf(f, "| redundancy | %s (%u replicas not active at the end) |\n",
+			r->members_not_active ? "**FAILED**" : "passed", r->members_not_active);
 	fprintf(f, "| trace hash | `%016" PRIx64 "` |\n", r->trace_hash);
 	if (r->linearizable.has_violation)
 		fprintf(f, "\nFirst linearizability violation (volume %u, block %" PRIu64 "): %s\n",

@@ -170,9 +170,9 @@ static int volumes_make(struct mesh_sim *sim)
 {
 	const struct mesh_scenario *s = sim->scn;
 	struct mesh_copysets cs[MESH_LAYOUT_COPIES_MAX + 1] = { 0 };
-	struct mesh_pool pool = { 0 };
+	struct mesh_pool *pool = &sim->pool;
 	uint64_t group = 1;
-	int rc = pool_make(sim, &pool);
+	int rc = pool_make(sim, pool);
 
 	for (uint32_t v = 0; v < s->volume_count; v++)
 		sim->volume_count += s->volumes[v].count;
@@ -194,7 +194,7 @@ static int volumes_make(struct mesh_sim *sim)
 			const char *why = "";
 
 			sim->volumes[id].statement = v;
-			rc = volume_place(sim, &pool, cs, &spec, &sim->volumes[id].layout, &why);
+			rc = volume_place(sim, pool, cs, &spec, &sim->volumes[id].layout, &why);
 			if (rc)
 				fprintf(stderr, "mesh-sim: %s:%u: volume %s #%u not placed: %s\n",
 					s->path, sv->line, sv->name, k, why);
@@ -203,7 +203,6 @@ static int volumes_make(struct mesh_sim *sim)
 	}
 	for (unsigned r = 0; r <= MESH_LAYOUT_COPIES_MAX; r++)
 		mesh_copyset_free(&cs[r]);
-	free(pool.drives);
 	return rc;
 }
 
@@ -424,7 +423,8 @@ static int agendas_fill(struct mesh_sim *sim)
 
 	for (uint32_t f = 0; f < s->fault_count; f++) {
 		const struct mesh_scn_fault *ft = &s->faults[f];
-		if (mesh_netfault_handles(ft->kind))
+		if (mesh_netfault_handles(ft->kind) || ft->kind == MESH_SCN_MGMT_DOWN ||
+		    ft->kind == MESH_SCN_MGMT_UP)
 			continue; /* the controller's */
 		for (uint32_t i = 0; rc == 0 && i < sim->node_count; i++) {
 			if (mesh_scenario_set_contains(s, &ft->a, i))
@@ -503,6 +503,7 @@ static void collect(struct mesh_sim *sim, struct mesh_sim_result *res)
 		res->heartbeats_sent += n->heartbeats_sent;
 		res->suspicions += n->suspicions;
 		res->epochs_committed += n->epochs_committed;
+		res->replacements += n->replacements;
 		res->io_fenced += n->io_fenced;
 		res->leases_granted += n->leases_granted;
 		res->resync_copies += n->resync_copies;
@@ -535,6 +536,7 @@ static int checks_run(struct mesh_sim *sim, struct mesh_sim_result *res)
 {
 	int rc;
 
+	res->checked_redundancy = sim->scn->checks & MESH_SCN_CHECK_REDUNDANCY;
 	if (!mesh_history_ops(sim->history))
 		return 0;
 	res->checked_linearizable = true;
@@ -573,6 +575,7 @@ static void teardown(struct mesh_sim *sim)
 	free(sim->nodes);
 	free(sim->volumes);
 	free(sim->groups);
+	free(sim->pool.drives);
 	mesh_history_destroy(sim->history);
 }
 

@@ -339,7 +339,7 @@ struct parser {
 	struct mesh_scenario *s;
 	uint32_t line;
 	uint32_t first[STMT_COUNT];             /* line of each unique statement */
-	uint32_t check_line[2];                 /* line of each check, by bit */
+	uint32_t check_line[3];                 /* line of each check, by bit */
 	bool stop_given[MESH_SCN_WORKLOADS_MAX];
 };
 
@@ -1150,6 +1150,8 @@ static const struct fault_syntax faults[] = {
 	[MESH_SCN_FLAP] = { "flap", SHAPE_SIDES, "at T flap A | B period=P until=U",
 			    { { "period", true }, { "until", true }, { NULL, false } } },
 	[MESH_SCN_HEAL] = { "heal", SHAPE_NONE, "at T heal", { { NULL, false } } },
+	[MESH_SCN_MGMT_DOWN] = { "mgmt-down", SHAPE_NONE, "at T mgmt-down", { { NULL, false } } },
+	[MESH_SCN_MGMT_UP] = { "mgmt-up", SHAPE_NONE, "at T mgmt-up", { { NULL, false } } },
 };
 
 #define FAULT_KINDS ((int)(sizeof(faults) / sizeof(faults[0])))
@@ -1257,17 +1259,18 @@ static int stmt_at(struct parser *p, struct words *w)
 
 static int stmt_check(struct parser *p, struct words *w)
 {
-	static const char *const names[] = { "linearizable", "durability" };
-	const char *expected = "check linearizable or check durability";
+	static const char *const names[] = { "linearizable", "durability", "redundancy" };
+	const unsigned known = sizeof(names) / sizeof(names[0]);
+	const char *expected = "check linearizable, durability or redundancy";
 
 	if (w->count < 2)
 		return fail(p, expected, "check names no property");
 	for (unsigned i = 1; i < w->count; i++) {
 		unsigned bit = 0;
 
-		while (bit < 2 && strcmp(w->v[i], names[bit]) != 0)
+		while (bit < known && strcmp(w->v[i], names[bit]) != 0)
 			bit++;
-		if (bit == 2)
+		if (bit == known)
 			return fail(p, expected, "unknown check \"%s\"", w->v[i]);
 		if (p->check_line[bit])
 			return fail(p, "each check once", "check %s already given at line %u",
@@ -1719,7 +1722,7 @@ static int validate_fault(const struct mesh_scenario *s, const struct where *w,
 	char at[MESH_UNITS_FMT_MAX], end[MESH_UNITS_FMT_MAX];
 	int rc = 0;
 
-	if (f->kind < MESH_SCN_CRASH || f->kind > MESH_SCN_HEAL)
+	if (f->kind < MESH_SCN_CRASH || f->kind > MESH_SCN_FAULT_LAST)
 		return fail_at(&w->r, f->line, "a known fault", "unknown fault kind %d", f->kind);
 	if (f->at_ns > s->duration_ns)
 		return fail_at(&w->r, f->line, "a time within the duration",
@@ -1728,7 +1731,7 @@ static int validate_fault(const struct mesh_scenario *s, const struct where *w,
 			       mesh_units_format_duration(s->duration_ns, end, sizeof(end)));
 	if (f->probability < 0.0 || f->probability > 1.0)
 		return fail_at(&w->r, f->line, "p from 0 to 1", "%s probability out of range", name);
-	if (f->kind != MESH_SCN_HEAL)
+	if (faults[f->kind].shape != SHAPE_NONE)
 		rc = validate_set(s, w, f->line, name, &f->a);
 	if (rc == 0 && faults[f->kind].shape >= SHAPE_NET)
 		rc = validate_set(s, w, f->line, name, &f->b);

@@ -171,7 +171,11 @@ enum mesh_scn_fault_kind {
 	MESH_SCN_PARTITION,      /* at T partition A | B  (both ways) or A -> B (one way) */
 	MESH_SCN_FLAP,           /* at T flap A | B period=P until=U: cut and restore every P */
 	MESH_SCN_HEAL,           /* at T heal: every partition, flap and message fault ends */
+	MESH_SCN_MGMT_DOWN,      /* at T mgmt-down: the management service (the cluster
+				  * map placement consults for spares) stops answering */
+	MESH_SCN_MGMT_UP,        /* at T mgmt-up */
 };
+#define MESH_SCN_FAULT_LAST MESH_SCN_MGMT_UP
 
 #define MESH_SCN_DRIVE_ALL UINT32_MAX
 
@@ -200,6 +204,9 @@ struct mesh_scn_clock {
 enum mesh_scn_check {
 	MESH_SCN_CHECK_LINEARIZABLE = 1u << 0,  /* check linearizable */
 	MESH_SCN_CHECK_DURABILITY = 1u << 1,    /* check durability */
+	/* check redundancy: at the end every replica is active again (the
+	 * rebuilds and replacements finished); only where the scenario asks */
+	MESH_SCN_CHECK_REDUNDANCY = 1u << 2,
 };
 
 /* study copysets copies=3 nodes=100,1000,10000 failed=1% trials=1000

@@ -73,6 +73,7 @@ struct mesh_sim_result {
 	uint64_t resync_bytes_kept;     /* copied bytes a client had written since */
 	uint64_t outage_bytes_written;  /* acknowledged client writes while a node was down */
 	uint32_t members_not_active;    /* replicas stale or rebuilding at the end */
+	uint64_t replacements;          /* replicas moved to a spare (failed drives) */
 	/* Failover: from a target crash to the completion of the first write
 	 * submitted after it (max and sum over crashes, and their count). */
 	uint64_t failover_max_ns, failover_sum_ns, failovers;
@@ -82,6 +83,7 @@ struct mesh_sim_result {
 	struct mesh_sim_latency read_latency, write_latency;
 	uint64_t trace_hash;
 	bool checked_linearizable, checked_durability;
+	bool checked_redundancy;        /* the scenario asked: members_not_active must be 0 */
 	struct mesh_check_report linearizable, durability;
 	uint64_t history_ops, history_blocks;
 };

@@ -13,6 +13,7 @@
 #include "core/layout.h"
 #include "core/dirty.h"
 #include "core/node.h"
+#include "core/placement.h"
 #include "core/proto.h"
 #include "sim/agenda.h"
 #include "sim/history.h"
@@ -70,7 +71,7 @@ struct simnode {
 	uint32_t meta_count;
 	struct sim_client *client;      /* workload state; NULL unless a client */
 	uint64_t heartbeats_sent, suspicions; /* kept across crashes */
-	uint64_t epochs_committed, io_fenced, leases_granted;
+	uint64_t epochs_committed, io_fenced, leases_granted, replacements;
 	uint64_t resync_copies, resync_full_copies, resync_aborted, resync_bytes, resync_bytes_kept;
 	struct mesh_dirty *dirty;       /* region marks of the target role */
 };
@@ -94,6 +95,10 @@ struct mesh_sim {
 	uint64_t failover_from_ns;      /* a target crash whose failover is not measured yet */
 	uint32_t group_count;
 	struct mesh_group_config *groups; /* initial configurations; group id = index + 1 */
+	/* The cluster map placement works on: every drive, its domain and
+	 * the space taken, kept after set-up for spares. */
+	struct mesh_pool pool;
+	bool mgmt_down;                 /* the management service is not answering */
 	uint64_t lease_ns;
 	struct sim_client **clients;    /* by client index */
 	struct mesh_netfault net;

@@ -117,6 +117,17 @@ teeth)
 	grep -q "rerun with .mesh-sim .*transient-outage.scn --seed 1 --unsafe no-resync" \
 		"$out/stderr" || fail "the no-resync failure does not print its flags"
 	grep "First durability" "$out/stdout"
+	# Spares: a failed drive's replicas move to spares and are rebuilt
+	# (check redundancy); a spare marked active without a copy is caught.
+	run "$scn/drive-fail-spare.scn" --seed 1 ||
+		fail "drive-fail-spare seed 1 failed: $(tail -3 "$out/stderr")"
+	grep -q "replicas moved to spares; not active at the end | [1-9][0-9]*; 0 |" "$out/stdout" ||
+		fail "drive-fail-spare moved no replica to a spare"
+	set +e
+	run "$scn/drive-fail-spare.scn" --seed 1 --unsafe no-resync; rc=$?
+	set -e
+	[ $rc -eq 1 ] || fail "drive-fail-spare without resync exited $rc, expected a violation"
+	grep "First durability" "$out/stdout"
 	;;
 sweep)
 	# Every consistency scenario (scripts/sweep.sh) over two seeds: no

@@ -265,7 +265,7 @@ static const char full[] =
 	"at 6s flap rack:1|rack:2 period=200ms until=8s\n"
 	"at 9s heal\n"
 	"check linearizable\n"
-	"check durability\n"
+	"check durability redundancy\n"
 	"study copysets copies=3 nodes=100,1000 failed=2% trials=50 chunks_per_node=100 "
 	"scatter=8 racks=10\n";
 
@@ -311,7 +311,8 @@ static void full_scenario_sets_every_field(void **state)
 	assert_int_equal(scn->placement.policy, MESH_SCN_PLACE_COPYSET);
 	assert_int_equal(scn->placement.scatter_width, 6);
 	assert_int_equal(scn->clock.drift_ppm, 200);
-	assert_int_equal(scn->checks, MESH_SCN_CHECK_LINEARIZABLE | MESH_SCN_CHECK_DURABILITY);
+	assert_int_equal(scn->checks, MESH_SCN_CHECK_LINEARIZABLE | MESH_SCN_CHECK_DURABILITY |
+					      MESH_SCN_CHECK_REDUNDANCY);
 }
 
 static void full_scenario_volumes_and_workloads(void **state)
@@ -688,7 +689,7 @@ static void unknown_statements_and_faults_are_rejected(void **state)
 		     "one of crash, restart, drive-fail");
 	expect_error(BASE "at 1s\n", 3, "incomplete fault", "at TIME FAULT");
 	expect_error(BASE "check everything\n", 3, "unknown check \"everything\"",
-		     "linearizable or check durability");
+		     "check linearizable, durability or redundancy");
 	expect_error(BASE "study tables nodes=10\n", 3, "study kind", "study copysets");
 	expect_error(BASE "network 5us\n", 3, "unexpected \"5us\" in network", "key=value");
 }
