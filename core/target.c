@@ -315,10 +315,8 @@ static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
  * under the next one rather than failing the I/O. */
 static void drive_error(struct mesh_target *t, struct request *r)
 {
-	if (t->cfg.toma && r->status == -EIO && mesh_toma_config_of(t->cfg.toma, r->group)) {
-		mesh_toma_drive_failed(t->cfg.toma, r->group);
+	if (t->cfg.toma && r->status == -EIO && mesh_toma_drive_failed(t->cfg.toma, r->group))
 		r->status = -ESTALE;
-	}
 }
 
 /* Submit one drive run of request @r: bytes [@at, @at + @length) of its

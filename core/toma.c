@@ -415,13 +415,24 @@ static struct group *group_join(struct mesh_toma *t, const struct mesh_group_con
 	return g;
 }
 
-void mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group)
+bool mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group)
 {
 	struct group *g = group_find(t, group);
 	int self = g ? mesh_group_member_of(&g->d.config, t->env->self) : -1;
+	unsigned others = 0;
 
-	if (self < 0 || g->d.config.members[self].role != MESH_MEMBER_REPLICA || g->drive_lost)
-		return;
+	if (self < 0 || g->d.config.members[self].role != MESH_MEMBER_REPLICA)
+		return false;
+	if (g->drive_lost)
+		return true;
+	for (unsigned i = 0; i < g->d.config.member_count; i++) {
+		const struct mesh_group_member *m = &g->d.config.members[i];
+
+		others += (int)i != self && m->role == MESH_MEMBER_REPLICA &&
+			  m->state == MESH_MEMBER_ACTIVE;
+	}
+	if (!others)
+		return false; /* the only copy: its errors go to the client, as a disk's */
 	mesh_log_warn(t->env, "toma: group %llu: the drive of this node's replica failed; "
 			      "marking it stale%s", (unsigned long long)group,
 		      t->cfg.pick_spare ? " and replacing it with a spare" : "");
@@ -429,6 +440,7 @@ void mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group)
 	g->lost_drive = g->d.config.members[self].drive;
 	g->lost_offset = g->d.config.members[self].offset;
 	want(t, g, false);
+	return true;
 }
 
 const struct mesh_group_config *mesh_toma_config_of(const struct mesh_toma *t, uint64_t group)

@@ -122,11 +122,13 @@ int mesh_toma_resume_joined(struct mesh_toma *t);
  * The drive holding this node's replica of @group failed an I/O. The
  * replica no longer holds every acknowledged write, so this node proposes
  * it stale and then, with cfg.pick_spare, replaces it with a spare
- * (REPLACE), which rebuilds the whole segment. Held in memory: a restart
- * finds out again from the drive. No-op for a group this node holds no
- * replica of.
+ * (REPLACE), which rebuilds the whole segment; meanwhile it refuses the
+ * group's I/O (-ESTALE) and leases. Held in memory: a restart finds out
+ * again from the drive. Returns whether it does so: false for a group
+ * this node holds no replica of, or whose other replicas are none active
+ * (the only copy left: its errors go to the client, as a disk's would).
  */
-void mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group);
+bool mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group);
 
 /**
  * Whether this node may serve I/O of @op (MESH_MSG_IO_READ/WRITE) tagged

@@ -24,6 +24,21 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 json() { grep -o "\"$2\": *\"\\?[^,}\"]*" "$1" | head -1 | sed 's/.*: *"\?//'; }
 run() { "$sim" "$@" --out "$out" --no-progress > "$out/stdout" 2> "$out/stderr"; }
 
+# SCENARIO seed 1 passes and its report matches PATTERN (it did the work);
+# with --unsafe no-resync it fails, names its flags and shows the loss.
+caught_without_copy() {
+	run "$scn/$1.scn" --seed 1 || fail "$1 seed 1 failed: $(tail -3 "$out/stderr")"
+	grep -q "$2" "$out/stdout" || fail "$1 did not do its work: no '$2'"
+	set +e
+	run "$scn/$1.scn" --seed 1 --unsafe no-resync
+	local rc=$?
+	set -e
+	[ $rc -eq 1 ] || fail "$1 without resync exited $rc, expected a violation"
+	grep -q "rerun with .mesh-sim .*$1.scn --seed 1 --unsafe no-resync" "$out/stderr" ||
+		fail "the $1 no-resync failure does not print its flags"
+	grep "First durability" "$out/stdout"
+}
+
 case $check in
 determinism)
 	run "$scn/smoke.scn" --seed 7 || fail "smoke seed 7: $(cat "$out/stderr")"
@@ -104,30 +119,11 @@ teeth)
 	done
 	[ -n "$caught" ] || fail "no seed of 1-8 caught a violation with leases and fencing off"
 	echo "caught without leases and fencing: seeds$caught"
-	# Resync: the rolling restart passes; marking rebuilt replicas active
-	# without copying them what they missed must be caught.
-	run "$scn/transient-outage.scn" --seed 1 ||
-		fail "transient-outage seed 1 failed: $(tail -3 "$out/stderr")"
-	grep -q "rebuilds done (whole segment; aborted) | [1-9]" "$out/stdout" ||
-		fail "transient-outage rebuilt nothing"
-	set +e
-	run "$scn/transient-outage.scn" --seed 1 --unsafe no-resync; rc=$?
-	set -e
-	[ $rc -eq 1 ] || fail "transient-outage without resync exited $rc, expected a violation"
-	grep -q "rerun with .mesh-sim .*transient-outage.scn --seed 1 --unsafe no-resync" \
-		"$out/stderr" || fail "the no-resync failure does not print its flags"
-	grep "First durability" "$out/stdout"
-	# Spares: a failed drive's replicas move to spares and are rebuilt
-	# (check redundancy); a spare marked active without a copy is caught.
-	run "$scn/drive-fail-spare.scn" --seed 1 ||
-		fail "drive-fail-spare seed 1 failed: $(tail -3 "$out/stderr")"
-	grep -q "replicas moved to spares; not active at the end | [1-9][0-9]*; 0 |" "$out/stdout" ||
-		fail "drive-fail-spare moved no replica to a spare"
-	set +e
-	run "$scn/drive-fail-spare.scn" --seed 1 --unsafe no-resync; rc=$?
-	set -e
-	[ $rc -eq 1 ] || fail "drive-fail-spare without resync exited $rc, expected a violation"
-	grep "First durability" "$out/stdout"
+	# Resync: the rolling restart passes, and so does the move of a
+	# failed drive's replicas to spares; marking rebuilt replicas active
+	# without copying them what they lack must be caught.
+	caught_without_copy transient-outage "rebuilds done (whole segment; aborted) | [1-9]"
+	caught_without_copy drive-fail-spare "replicas moved to spares; not active at the end | [1-9][0-9]*; 0 |"
 	;;
 sweep)
 	# Every consistency scenario (scripts/sweep.sh) over two seeds: no

@@ -767,9 +767,9 @@ static void drive_failure_of_a_witness_or_a_stranger_changes_nothing(void **stat
 {
 	struct world *w = *state;
 
-	mesh_toma_drive_failed(toma(w, NODE_W), GROUP);
-	mesh_toma_drive_failed(toma(w, NODE_S), GROUP);
-	mesh_toma_drive_failed(toma(w, NODE_A), GROUP + 1);
+	assert_false(mesh_toma_drive_failed(toma(w, NODE_W), GROUP));
+	assert_false(mesh_toma_drive_failed(toma(w, NODE_S), GROUP));
+	assert_false(mesh_toma_drive_failed(toma(w, NODE_A), GROUP + 1));
 	run_until(w, 10 * ROUND_NS);
 	for (uint32_t id = 1; id < NODE_S; id++) {
 		assert_int_equal(epoch_of(w, id), 1);
@@ -1090,6 +1090,24 @@ static void spare_that_went_stale_mid_copy_is_not_returning(void **state)
 	assert_false(mesh_toma_member_returning(toma(w, NODE_W), GROUP, NODE_S));
 }
 
+/* The last active copy (S still rebuilding after A's replacement): a
+ * failure of B's drive takes nothing out, since nothing could take over;
+ * its errors go back to the client as a disk's would, and B goes on
+ * serving under the same epoch. */
+static void last_active_replica_is_not_taken_out(void **state)
+{
+	struct world *w = *state;
+	uint64_t current = 0;
+
+	replace_a(w);
+	assert_int_equal(epoch_of(w, NODE_B), 3);
+	assert_false(mesh_toma_drive_failed(toma(w, NODE_B), GROUP));
+	run_until(w, w->now_ns + 10 * ROUND_NS);
+	assert_int_equal(epoch_of(w, NODE_B), 3);
+	assert_int_equal(mesh_toma_io_check(toma(w, NODE_B), GROUP, 3, MESH_MSG_IO_READ, &current),
+			 0);
+}
+
 /* ---- bugs found by these tests, now fixed in core/toma.c ----
  *
  * 1. A proposer whose change is dropped because the newest configuration
@@ -1256,6 +1274,7 @@ int main(void)
 		T(voter_that_missed_two_epochs_learns_the_newest),
 		T(replica_that_was_active_is_returning_when_it_rebuilds),
 		T(spare_that_went_stale_mid_copy_is_not_returning),
+		T(last_active_replica_is_not_taken_out),
 		/* Bugs found (see above main). */
 		T(replica_whose_lease_ends_well_after_the_others_is_replaced),
 		T(survivor_grants_leases_while_no_spare_is_found),
