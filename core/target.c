@@ -257,13 +257,14 @@ static struct mesh_fresh *fresh_get(struct mesh_target *t, uint64_t group, uint6
  * write marks its sectors fresh, and a copy (MESH_IO_F_RESYNC) learns
  * which sectors it must skip (*@fresh). *@segment_offset is where the
  * write starts in the segment. A copy is refused unless this node is
- * rebuilding since an epoch it knows.
+ * rebuilding since an epoch it knows. @c is the group's configuration
+ * (from the fencing check), NULL without a manager.
  */
 static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
-			 struct mesh_fresh **fresh, uint64_t *segment_offset)
+			 const struct mesh_group_config *c, struct mesh_fresh **fresh,
+			 uint64_t *segment_offset)
 {
 	bool resync = io->flags & MESH_IO_F_RESYNC;
-	const struct mesh_group_config *c;
 	const struct mesh_group_member *self;
 	uint64_t since = 0;
 	int member;
@@ -271,7 +272,6 @@ static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
 	*fresh = NULL;
 	if (!t->cfg.toma)
 		return resync ? -EOPNOTSUPP : 0;
-	c = mesh_toma_config_of(t->cfg.toma, io->group);
 	member = c ? mesh_group_member_of(c, t->env->self) : -1;
 	if (member < 0 || c->members[member].role != MESH_MEMBER_REPLICA)
 		return resync ? -EINVAL : 0; /* only without fencing */
@@ -351,14 +351,16 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	int rc = check_io(t, io);
 
 	struct mesh_fresh *fresh = NULL;
+	const struct mesh_group_config *config = NULL;
 	uint64_t segment_offset = 0;
 
 	if (!rc && t->cfg.toma) {
-		rc = mesh_toma_io_check(t->cfg.toma, io->group, m->hdr.epoch, m->hdr.type, &epoch);
+		rc = mesh_toma_io_check(t->cfg.toma, io->group, m->hdr.epoch, m->hdr.type, &epoch,
+					&config);
 		t->stats.fenced += rc == -ESTALE;
 	}
 	if (!rc && write)
-		rc = write_prepare(t, io, &fresh, &segment_offset);
+		rc = write_prepare(t, io, config, &fresh, &segment_offset);
 	if (rc) {
 		t->stats.rejected++;
 		mesh_log_debug(t->env, "target: %s drive %u [%llu +%u] from node %u refused: %d",

@@ -1297,7 +1297,7 @@ void mesh_toma_on_peer_change(struct mesh_toma *t, uint32_t node, bool alive)
 }
 
 int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint8_t op,
-		       uint64_t *current)
+		       uint64_t *current, const struct mesh_group_config **config)
 {
 	struct group *g = group_find(t, group);
 	const struct mesh_group_member *self;
@@ -1306,6 +1306,8 @@ int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint
 	if (!g)
 		return -ENOENT;
 	*current = g->d.config.epoch;
+	if (config)
+		*config = &g->d.config;
 	if (t->cfg.no_fencing)
 		return 0;
 	member = mesh_group_member_of(&g->d.config, t->env->self);

@@ -135,10 +135,12 @@ bool mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group);
  * with @epoch for @group: 0, or -ESTALE with *@current set to the epoch
  * the node holds (the client re-reads the configuration), or -ENOENT when
  * the node does not vote in @group. Reads are served only by active
- * replicas, writes also by rebuilding ones.
+ * replicas, writes also by rebuilding ones. Unless -ENOENT, *@config (if
+ * @config is not NULL) is the configuration the node holds, valid until
+ * the next event: the I/O path needs it next, and need not look again.
  */
 int mesh_toma_io_check(struct mesh_toma *t, uint64_t group, uint64_t epoch, uint8_t op,
-		       uint64_t *current);
+		       uint64_t *current, const struct mesh_group_config **config);
 
 /**
  * The configuration this node accepted last for @group, or NULL. Valid

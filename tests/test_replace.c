@@ -3,40 +3,20 @@
  * spare (core/toma.h: mesh_toma_drive_failed, REPLACE, spares joining),
  * driven through the topology manager's public API only.
  *
- * A small deterministic world, in the manner of tests/test_toma.c: one
- * manual clock that every node reads with an offset of its own; one FIFO of
- * encoded messages, delivered in order without delay; per-node timers,
- * fired when the clock passes them; per-node metadata stores that outlive
- * the node's manager. Replicas A and B and the witness W vote in one
- * 2-copy group; S votes in nothing until it is picked as a spare. Every
+ * The deterministic world of tests/toma_world.h. Replicas A and B and the
+ * witness W vote in one 2-copy group; S votes in nothing until it is
+ * picked as a spare. Every
  * node's pick_spare answers the world's spare (S, drive SPARE_DRIVE, at
  * SPARE_OFFSET, unless a test says otherwise), and its on_config records
  * what it took and checks that the node's epoch never goes back. CLIENT
  * is the test: it sends lease requests and raw Paxos messages and finds
  * the answers in its inbox.
  *
- * The last five tests are regressions for bugs they found (see "bugs
- * found" above main()).
+ * The last tests are regressions for bugs they found (see "bugs found"
+ * above main()).
  *
  * MESH_TEST_LOG=1 prints every log line with its time and node.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-#include <errno.h>
-
-#include "core/group.h"
-#include "core/proto.h"
-#include "core/rng.h"
-#include "core/toma.h"
-
-#define MS 1000000ull
 #define LEASE_NS (100 * MS)
 #define ROUND_NS (20 * MS)
 #define GROUP 7
@@ -46,225 +26,14 @@
 #define NODE_W 3                   /* witness */
 #define NODE_S 4                   /* spare: no group at first */
 #define NODES 5                    /* slot 0 unused: ids are indices */
-#define CLIENT 100
 #define SPARE_DRIVE 3
 #define SPARE_OFFSET (40ull << 20)
 #define CLIENT_BALLOT (1ull << 40) /* above any ballot the nodes reach here */
-#define QUEUE_MAX 256
-#define INBOX_MAX 512
 #define META_MAX 4                 /* S: the joined list and the group */
 #define META_BYTES 4096            /* the joined list is about 2 KiB */
-#define TIMERS_MAX 2
-#define SEEN_MAX 16
-#define LOG_LINE_MAX 256
 #define SEED 0x7265706cull
-#define NEVER UINT64_MAX
 
-struct world;
-
-struct meta_rec {
-	bool used;
-	uint64_t key;
-	uint32_t len;
-	uint8_t bytes[META_BYTES];
-};
-
-struct timer {
-	bool armed;
-	uint32_t id;
-	uint64_t deadline_ns;          /* on the node's clock */
-};
-
-struct fake_node {
-	struct world *w;
-	struct mesh_env env;
-	struct mesh_toma *toma;
-	uint64_t clock_offset_ns;
-	bool down;
-	struct timer timers[TIMERS_MAX];
-	struct meta_rec meta[META_MAX]; /* survives restarts */
-	struct mesh_group_config seen[SEEN_MAX]; /* what on_config was told */
-	unsigned seen_count;
-	unsigned picks;                /* pick_spare calls */
-};
-
-struct packet {
-	uint32_t src, dst;
-	size_t len;
-	uint8_t bytes[MESH_PROTO_PREFIX_MAX];
-};
-
-struct reply {
-	uint32_t src;
-	struct mesh_msg m;
-};
-
-struct world {
-	uint64_t now_ns;
-	uint64_t rng;
-	uint64_t req_id;
-	uint64_t last_req[NODES];      /* the client's newest request to each node */
-	bool log;
-	struct fake_node nodes[NODES];
-	bool cut[NODES][NODES];        /* [src][dst]: sends are lost */
-	uint8_t drop[NODES][NODES];    /* [src][dst]: sends of this type are lost */
-	struct packet queue[QUEUE_MAX];
-	unsigned head, queued;
-	struct reply inbox[INBOX_MAX];
-	unsigned replies;
-	bool picker;                   /* give the nodes a pick_spare */
-	int spare_rc;                  /* nonzero: pick_spare fails so */
-	struct mesh_group_member spare;
-	struct mesh_group_config initial;
-};
-
-/* ---- the fake environment ---- */
-
-static uint64_t fake_now_ns(void *ctx)
-{
-	const struct fake_node *n = ctx;
-
-	return n->w->now_ns + n->clock_offset_ns;
-}
-
-static int fake_timer_arm(void *ctx, uint32_t id, uint64_t deadline_ns)
-{
-	struct fake_node *n = ctx;
-	struct timer *slot = NULL;
-
-	for (unsigned i = 0; i < TIMERS_MAX; i++) {
-		struct timer *tm = &n->timers[i];
-
-		if (tm->armed && tm->id == id) {
-			tm->deadline_ns = deadline_ns;
-			return 0;
-		}
-		if (!tm->armed && !slot)
-			slot = tm;
-	}
-	if (!slot)
-		return -ENOSPC;
-	*slot = (struct timer){ .armed = true, .id = id, .deadline_ns = deadline_ns };
-	return 0;
-}
-
-static void fake_timer_cancel(void *ctx, uint32_t id)
-{
-	struct fake_node *n = ctx;
-
-	for (unsigned i = 0; i < TIMERS_MAX; i++) {
-		if (n->timers[i].armed && n->timers[i].id == id)
-			n->timers[i].armed = false;
-	}
-}
-
-static struct packet *enqueue(struct world *w, uint32_t src, uint32_t dst,
-			      const struct mesh_iov *iov, unsigned iovcnt)
-{
-	struct packet *p;
-
-	assert_true(w->queued < QUEUE_MAX);
-	p = &w->queue[(w->head + w->queued++) % QUEUE_MAX];
-	p->src = src;
-	p->dst = dst;
-	p->len = 0;
-	for (unsigned i = 0; i < iovcnt; i++) {
-		assert_true(p->len + iov[i].len <= sizeof(p->bytes));
-		memcpy(p->bytes + p->len, iov[i].base, iov[i].len);
-		p->len += iov[i].len;
-	}
-	return p;
-}
-
-static int fake_send(void *ctx, uint32_t dst, const struct mesh_iov *iov, unsigned iovcnt)
-{
-	struct fake_node *n = ctx;
-	struct world *w = n->w;
-	uint32_t self = n->env.self;
-	const struct packet *p;
-	struct mesh_msg m;
-
-	if ((dst == 0 || dst >= NODES) && dst != CLIENT)
-		return -EHOSTUNREACH;
-	if (n->down || (dst < NODES && w->cut[self][dst]))
-		return 0; /* lost on the way, unknown to the sender */
-	p = enqueue(w, self, dst, iov, iovcnt);
-	assert_int_equal(mesh_proto_decode(p->bytes, p->len, &m), 0);
-	if (dst < NODES && w->drop[self][dst] == m.hdr.type)
-		w->queued--; /* the newest packet: take it back */
-	return 0;
-}
-
-static struct meta_rec *meta_find(struct fake_node *n, uint64_t key)
-{
-	for (unsigned i = 0; i < META_MAX; i++) {
-		if (n->meta[i].used && n->meta[i].key == key)
-			return &n->meta[i];
-	}
-	return NULL;
-}
-
-static int fake_meta_put(void *ctx, uint64_t key, const void *buf, uint32_t len)
-{
-	struct fake_node *n = ctx;
-	struct meta_rec *r = meta_find(n, key);
-
-	if (len > META_BYTES)
-		return -ENOSPC;
-	for (unsigned i = 0; i < META_MAX && !r; i++) {
-		if (!n->meta[i].used)
-			r = &n->meta[i];
-	}
-	if (!r)
-		return -ENOSPC;
-	r->used = true;
-	r->key = key;
-	r->len = len;
-	memcpy(r->bytes, buf, len);
-	return 0;
-}
-
-static int fake_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap)
-{
-	struct meta_rec *r = meta_find(ctx, key);
-
-	if (!r)
-		return -ENOENT;
-	if (r->len > cap)
-		return -ENOSPC;
-	memcpy(buf, r->bytes, r->len);
-	return (int)r->len;
-}
-
-static uint64_t fake_random_u64(void *ctx)
-{
-	struct fake_node *n = ctx;
-
-	return mesh_rng_next(&n->w->rng);
-}
-
-static void fake_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_list ap)
-{
-	struct fake_node *n = ctx;
-	char line[LOG_LINE_MAX];
-
-	if (!n->w->log)
-		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	printf("%9.3f ms node %u %s: %s\n", (double)n->w->now_ns / MS, n->env.self,
-	       mesh_log_level_name(level), line);
-}
-
-static const struct mesh_env_ops fake_ops = {
-	.now_ns = fake_now_ns,
-	.timer_arm = fake_timer_arm,
-	.timer_cancel = fake_timer_cancel,
-	.send = fake_send,
-	.meta_put = fake_meta_put,
-	.meta_get = fake_meta_get,
-	.random_u64 = fake_random_u64,
-	.vlog = fake_vlog,
-};
+#include "tests/toma_world.h"
 
 /* ---- the manager's callbacks ---- */
 
@@ -300,98 +69,13 @@ static int pick_spare(void *arg, const struct mesh_group_config *c, unsigned mem
 
 /* ---- driving the world ---- */
 
-static struct fake_node *node(struct world *w, uint32_t id)
-{
-	assert_true(id > 0 && id < NODES);
-	return &w->nodes[id];
-}
-
-static struct mesh_toma *toma(struct world *w, uint32_t id)
-{
-	return node(w, id)->toma;
-}
-
-static void deliver_one(struct world *w)
-{
-	const struct packet *p = &w->queue[w->head];
-	uint32_t src = p->src, dst = p->dst;
-	struct mesh_msg m;
-
-	assert_int_equal(mesh_proto_decode(p->bytes, p->len, &m), 0);
-	w->head = (w->head + 1) % QUEUE_MAX;
-	w->queued--;
-	if (dst == CLIENT) {
-		assert_true(w->replies < INBOX_MAX);
-		w->inbox[w->replies++] = (struct reply){ .src = src, .m = m };
-		return;
-	}
-	if (!node(w, dst)->down)
-		mesh_toma_on_msg(toma(w, dst), src, &m);
-}
-
-/* The live node's timer due first (world clock), if due by @until_ns. */
-static bool next_timer(struct world *w, uint64_t until_ns, struct fake_node **out,
-		       struct timer **timer)
-{
-	uint64_t best = NEVER;
-
-	for (uint32_t id = 1; id < NODES; id++) {
-		struct fake_node *n = node(w, id);
-
-		for (unsigned i = 0; i < TIMERS_MAX && !n->down; i++) {
-			struct timer *tm = &n->timers[i];
-			uint64_t due;
-
-			if (!tm->armed)
-				continue;
-			due = tm->deadline_ns - n->clock_offset_ns;
-			if (due < w->now_ns)
-				due = w->now_ns;
-			if (due <= until_ns && due < best) {
-				best = due;
-				*out = n;
-				*timer = tm;
-			}
-		}
-	}
-	if (best == NEVER)
-		return false;
-	w->now_ns = best;
-	return true;
-}
-
-/* Deliver every message, fire every timer due, up to @until_ns. */
-static void run_until(struct world *w, uint64_t until_ns)
-{
-	struct fake_node *n;
-	struct timer *tm;
-
-	assert_true(until_ns >= w->now_ns);
-	for (;;) {
-		while (w->queued)
-			deliver_one(w);
-		if (!next_timer(w, until_ns, &n, &tm))
-			break;
-		tm->armed = false;
-		mesh_toma_on_timer(n->toma, tm->id);
-	}
-	w->now_ns = until_ns;
-}
-
-static void settle(struct world *w)
-{
-	run_until(w, w->now_ns);
-}
-
 /* Make node @id's manager, voting in the group when it was placed in it. */
 static void node_create(struct world *w, uint32_t id)
 {
 	struct fake_node *n = node(w, id);
-	struct mesh_toma_config cfg = {
-		.lease_ns = LEASE_NS, .drift_ppm = 0, .round_timeout_ns = ROUND_NS,
-		.on_config = on_config, .pick_spare = w->picker ? pick_spare : NULL, .arg = n,
-	};
+	struct mesh_toma_config cfg = w->cfg;
 
+	cfg.arg = n;
 	memset(n->timers, 0, sizeof(n->timers));
 	n->down = false;
 	assert_int_equal(mesh_toma_create(&n->env, &cfg, &n->toma), 0);
@@ -413,109 +97,7 @@ static void node_stop(struct world *w, uint32_t id)
 	node(w, id)->down = true;
 }
 
-static const struct mesh_group_config *config_of(struct world *w, uint32_t id)
-{
-	const struct mesh_group_config *c = mesh_toma_config_of(toma(w, id), GROUP);
-
-	assert_non_null(c);
-	return c;
-}
-
-static uint64_t epoch_of(struct world *w, uint32_t id)
-{
-	const struct mesh_group_config *c = mesh_toma_config_of(toma(w, id), GROUP);
-
-	return c ? c->epoch : 0;
-}
-
-static struct mesh_toma_stats stats_of(struct world *w, uint32_t id)
-{
-	struct mesh_toma_stats s;
-
-	mesh_toma_stats(toma(w, id), &s);
-	return s;
-}
-
-static bool timers_idle(struct world *w, uint32_t id)
-{
-	for (unsigned i = 0; i < TIMERS_MAX; i++) {
-		if (node(w, id)->timers[i].armed)
-			return false;
-	}
-	return true;
-}
-
-/* Run until node @id holds @epoch and return when, or NEVER past @until_ns. */
-static uint64_t run_until_epoch(struct world *w, uint32_t id, uint64_t epoch, uint64_t until_ns)
-{
-	while (epoch_of(w, id) < epoch) {
-		if (w->now_ns >= until_ns)
-			return NEVER;
-		run_until(w, w->now_ns + MS < until_ns ? w->now_ns + MS : until_ns);
-	}
-	return w->now_ns;
-}
-
 /* ---- the test client ---- */
-
-static void client_send(struct world *w, uint32_t dst, struct mesh_msg *m)
-{
-	uint8_t buf[MESH_PROTO_PREFIX_MAX];
-	int n;
-
-	m->hdr.req_id = ++w->req_id;
-	w->last_req[dst] = m->hdr.req_id;
-	n = mesh_proto_encode(m, buf, sizeof(buf));
-	assert_true(n > 0);
-	enqueue(w, CLIENT, dst, &(struct mesh_iov){ buf, (size_t)n }, 1);
-}
-
-static void ask_lease(struct world *w, uint32_t dst, uint64_t epoch)
-{
-	struct mesh_msg m = {
-		.hdr = { .type = MESH_MSG_LEASE_REQUEST, .epoch = epoch },
-		.u.lease_request = { .group = GROUP, .client = CLIENT, .duration_ns = LEASE_NS,
-				     .incarnation = 1 },
-	};
-
-	client_send(w, dst, &m);
-}
-
-static void send_read(struct world *w, uint32_t dst)
-{
-	struct mesh_msg m = {
-		.hdr = { .type = MESH_MSG_CONFIG_READ },
-		.u.config_read = { .group = GROUP, .ballot = 0 },
-	};
-
-	client_send(w, dst, &m);
-}
-
-static void send_propose(struct world *w, uint32_t dst, const struct mesh_group_config *c)
-{
-	struct mesh_msg m = {
-		.hdr = { .type = MESH_MSG_CONFIG_PROPOSE, .epoch = c->epoch },
-		.u.config_propose = { .ballot = CLIENT_BALLOT, .config = *c },
-	};
-
-	client_send(w, dst, &m);
-}
-
-/* The answer to the client's newest request to @src (which must come). */
-static const struct mesh_msg *reply_from(struct world *w, uint32_t src, uint8_t type)
-{
-	settle(w);
-	for (unsigned i = w->replies; i-- > 0;) {
-		const struct mesh_msg *m = &w->inbox[i].m;
-
-		if (w->inbox[i].src == src && m->hdr.req_id == w->last_req[src]) {
-			assert_int_equal(m->hdr.type, type);
-			return m;
-		}
-	}
-	fail_msg("no answer from node %u", src);
-	return NULL;
-}
 
 /* The status of a lease asked of @dst under @epoch; *@out the grant. */
 static int lease_status(struct world *w, uint32_t dst, uint64_t epoch, struct mesh_msg *out)
@@ -523,7 +105,7 @@ static int lease_status(struct world *w, uint32_t dst, uint64_t epoch, struct me
 	const struct mesh_msg *g;
 
 	ask_lease(w, dst, epoch);
-	g = reply_from(w, dst, MESH_MSG_LEASE_GRANT);
+	g = answer_from(w, dst, MESH_MSG_LEASE_GRANT);
 	if (out)
 		*out = *g;
 	return g->u.lease_grant.status;
@@ -531,45 +113,23 @@ static int lease_status(struct world *w, uint32_t dst, uint64_t epoch, struct me
 
 /* ---- the world ---- */
 
-/* Replicas A and B, then the witness W: three voters, majority two. */
-static struct mesh_group_config mirror2(void)
-{
-	struct mesh_group_config c = {
-		.group = GROUP, .epoch = 1, .bytes = GROUP_BYTES, .copies = 2, .member_count = 3,
-	};
-
-	c.members[0] = (struct mesh_group_member){ NODE_A, 0, MESH_MEMBER_REPLICA,
-						   MESH_MEMBER_ACTIVE, 0 };
-	c.members[1] = (struct mesh_group_member){ NODE_B, 0, MESH_MEMBER_REPLICA,
-						   MESH_MEMBER_ACTIVE, 0 };
-	c.members[2] = (struct mesh_group_member){ NODE_W, 0, MESH_MEMBER_WITNESS,
-						   MESH_MEMBER_ACTIVE, 0 };
-	return c;
-}
-
 static int world_make(void **state, bool picker)
 {
-	struct world *w = calloc(1, sizeof(*w));
-	const char *log = getenv("MESH_TEST_LOG");
+	struct world *w = world_new();
 
 	if (!w)
 		return -1;
-	w->rng = SEED;
-	w->log = log && *log && *log != '0';
-	w->picker = picker;
+	w->cfg = (struct mesh_toma_config){
+		.lease_ns = LEASE_NS, .drift_ppm = 0, .round_timeout_ns = ROUND_NS,
+		.on_config = on_config, .pick_spare = picker ? pick_spare : NULL,
+	};
 	w->spare = (struct mesh_group_member){
 		.node = NODE_S, .drive = SPARE_DRIVE, .role = MESH_MEMBER_REPLICA,
 		.state = MESH_MEMBER_REBUILDING, .offset = SPARE_OFFSET,
 	};
-	w->initial = mirror2();
-	for (uint32_t id = 1; id < NODES; id++) {
-		struct fake_node *n = node(w, id);
-
-		n->w = w;
-		n->env = (struct mesh_env){ .ops = &fake_ops, .ctx = n, .self = id };
-		n->clock_offset_ns = id * 3600000 * MS; /* only intervals may matter */
+	w->initial = mirror2(GROUP_BYTES);
+	for (uint32_t id = 1; id < NODES; id++)
 		node_start(w, id);
-	}
 	*state = w;
 	return 0;
 }
@@ -586,18 +146,14 @@ static int world_setup_no_picker(void **state)
 
 static int world_teardown(void **state)
 {
-	struct world *w = *state;
-
-	for (uint32_t id = 1; id < NODES; id++)
-		mesh_toma_destroy(w->nodes[id].toma);
-	free(w);
+	world_free(*state);
 	return 0;
 }
 
 /* @c is epoch 2 of mirror2 with A stale. */
 static void assert_a_stale_at_epoch_2(const struct mesh_group_config *c)
 {
-	struct mesh_group_config want = mirror2();
+	struct mesh_group_config want = mirror2(GROUP_BYTES);
 
 	want.epoch = 2;
 	want.members[0].state = MESH_MEMBER_STALE;
@@ -607,7 +163,7 @@ static void assert_a_stale_at_epoch_2(const struct mesh_group_config *c)
 /* @c is epoch 3: S rebuilding at the head in A's place, B and W kept. */
 static void assert_a_replaced_by_s(const struct mesh_group_config *c)
 {
-	struct mesh_group_config want = mirror2();
+	struct mesh_group_config want = mirror2(GROUP_BYTES);
 
 	want.epoch = 3;
 	want.members[0] = (struct mesh_group_member){ NODE_S, SPARE_DRIVE, MESH_MEMBER_REPLICA,
@@ -664,9 +220,9 @@ static void drive_failure_replaces_the_replica_with_a_spare(void **state)
 
 	/* It takes writes of epoch 3, not reads. */
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_S), GROUP, 3, MESH_MSG_IO_WRITE,
-					    &current), 0);
+					    &current, NULL), 0);
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_S), GROUP, 3, MESH_MSG_IO_READ,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	assert_int_equal(current, 3);
 
 	assert_int_equal(stats_of(w, NODE_A).replacements, 1);
@@ -694,10 +250,10 @@ static void replica_on_a_lost_drive_serves_nothing(void **state)
 	assert_int_equal(epoch_of(w, NODE_A), 1);
 	assert_int_equal(lease_status(w, NODE_A, 1, NULL), -EBUSY);
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_A), GROUP, 1, MESH_MSG_IO_WRITE,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	assert_int_equal(current, 1);
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_A), GROUP, 1, MESH_MSG_IO_READ,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	assert_int_equal(stats_of(w, NODE_A).leases_refused, 1);
 	assert_int_equal(stats_of(w, NODE_A).leases_granted, 0);
 
@@ -791,7 +347,7 @@ static void replaced_replica_refuses_leases_and_members_grant_the_new_one(void *
 	assert_int_equal(lease_status(w, NODE_A, 3, &g), -ENOENT);
 	assert_int_equal(g.hdr.epoch, 3); /* the client learns it is behind */
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_A), GROUP, 3, MESH_MSG_IO_WRITE,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	assert_int_equal(current, 3);
 
 	for (uint32_t id = NODE_B; id < NODES; id++) {
@@ -808,7 +364,7 @@ static void replaced_replica_refuses_leases_and_members_grant_the_new_one(void *
 	 * group that is no longer its business. */
 	proposals = stats_of(w, NODE_A).proposals;
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_A), GROUP, 1, MESH_MSG_IO_WRITE,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	mesh_toma_catch_up(toma(w, NODE_A), GROUP);
 	run_until(w, w->now_ns + 10 * ROUND_NS);
 	assert_int_equal(stats_of(w, NODE_A).proposals, proposals);
@@ -839,8 +395,8 @@ static void spare_votes_again_after_a_restart(void **state)
 			    sizeof(before));
 
 	/* It votes: it answers a read with what it accepted before. */
-	send_read(w, NODE_S);
-	r = reply_from(w, NODE_S, MESH_MSG_CONFIG_REPLY);
+	send_prepare(w, NODE_S, 0);
+	r = answer_from(w, NODE_S, MESH_MSG_CONFIG_REPLY);
 	assert_int_equal(r->u.config_reply.status, 0);
 	assert_memory_equal(&r->u.config_reply.config, &before, sizeof(before));
 	assert_true(r->u.config_reply.accepted_ballot > 0);
@@ -878,8 +434,8 @@ static void assert_join_refused(struct world *w, const struct mesh_group_config 
 {
 	const struct mesh_msg *r;
 
-	send_propose(w, NODE_S, c);
-	r = reply_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
+	send_propose(w, NODE_S, CLIENT_BALLOT, c);
+	r = answer_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
 	assert_int_equal(r->u.config_accept.status, status);
 	assert_null(mesh_toma_config_of(toma(w, NODE_S), GROUP));
 	assert_int_equal(mesh_toma_group_count(toma(w, NODE_S)), 0);
@@ -889,7 +445,7 @@ static void assert_join_refused(struct world *w, const struct mesh_group_config 
 static void spare_joins_only_a_valid_configuration_naming_it(void **state)
 {
 	struct world *w = *state;
-	struct mesh_group_config c = mirror2(), named;
+	struct mesh_group_config c = mirror2(GROUP_BYTES), named;
 	const struct mesh_msg *r;
 
 	/* Not named. */
@@ -920,8 +476,8 @@ static void spare_joins_only_a_valid_configuration_naming_it(void **state)
 	assert_null(mesh_toma_config_of(toma(w, NODE_S), GROUP));
 
 	/* The valid one is accepted, and S then votes. */
-	send_propose(w, NODE_S, &named);
-	r = reply_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
+	send_propose(w, NODE_S, CLIENT_BALLOT, &named);
+	r = answer_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
 	assert_int_equal(r->u.config_accept.status, 0);
 	assert_int_equal(r->u.config_accept.epoch, 3);
 	assert_memory_equal(config_of(w, NODE_S), &named, sizeof(named));
@@ -932,7 +488,7 @@ static void spare_that_cannot_store_the_group_leaves_no_trace(void **state)
 {
 	struct world *w = *state;
 	struct fake_node *s = node(w, NODE_S);
-	struct mesh_group_config c = mirror2();
+	struct mesh_group_config c = mirror2(GROUP_BYTES);
 	const struct mesh_msg *r;
 	uint64_t junk = 1;
 
@@ -941,8 +497,8 @@ static void spare_that_cannot_store_the_group_leaves_no_trace(void **state)
 		assert_int_equal(fake_meta_put(s, key, &junk, sizeof(junk)), 0);
 	c.epoch = 3;
 	c.members[0] = w->spare;
-	send_propose(w, NODE_S, &c);
-	r = reply_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
+	send_propose(w, NODE_S, CLIENT_BALLOT, &c);
+	r = answer_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
 	assert_int_not_equal(r->u.config_accept.status, 0);
 	assert_null(mesh_toma_config_of(toma(w, NODE_S), GROUP));
 	assert_int_equal(mesh_toma_group_count(toma(w, NODE_S)), 0);
@@ -957,8 +513,8 @@ static void spare_that_cannot_store_the_group_leaves_no_trace(void **state)
 	/* With room, the same proposal joins. */
 	for (uint64_t key = 1000; key < 1000 + META_MAX - 1; key++)
 		meta_find(s, key)->used = false;
-	send_propose(w, NODE_S, &c);
-	r = reply_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
+	send_propose(w, NODE_S, CLIENT_BALLOT, &c);
+	r = answer_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
 	assert_int_equal(r->u.config_accept.status, 0);
 	assert_memory_equal(config_of(w, NODE_S), &c, sizeof(c));
 }
@@ -1104,7 +660,7 @@ static void last_active_replica_is_not_taken_out(void **state)
 	assert_false(mesh_toma_drive_failed(toma(w, NODE_B), GROUP));
 	run_until(w, w->now_ns + 10 * ROUND_NS);
 	assert_int_equal(epoch_of(w, NODE_B), 3);
-	assert_int_equal(mesh_toma_io_check(toma(w, NODE_B), GROUP, 3, MESH_MSG_IO_READ, &current),
+	assert_int_equal(mesh_toma_io_check(toma(w, NODE_B), GROUP, 3, MESH_MSG_IO_READ, &current, NULL),
 			 0);
 }
 
@@ -1246,7 +802,7 @@ static void replaced_node_picked_again_as_spare_serves_its_new_replica(void **st
 
 	/* The failure was of drive 0, which holds nothing of the group now. */
 	assert_int_equal(mesh_toma_io_check(toma(w, NODE_A), GROUP, 6, MESH_MSG_IO_WRITE,
-					    &current), 0);
+					    &current, NULL), 0);
 	assert_int_equal(lease_status(w, NODE_A, 6, NULL), 0);
 	run_until(w, w->now_ns + 20 * ROUND_NS);
 	c = config_of(w, NODE_S);

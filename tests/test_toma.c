@@ -2,37 +2,12 @@
  * tests/test_toma.c: the topology manager's voters, leases and proposals
  * (core/toma.h, docs/toma.md), driven through its public API only.
  *
- * A small deterministic world. One manual clock, which every node reads
- * with an offset of its own (a voter may only ever measure intervals); one
- * FIFO of encoded messages, delivered in order without delay; per-node
- * timers, fired when the clock passes them; per-node metadata stores that
- * outlive the node's manager, so a restart is destroy + create + group_add.
- * Nodes 1..3 vote in one group (two replicas and a witness). CLIENT is the
- * test itself: it sends LEASE_REQUEST (or raw Paxos messages) and finds
- * the answers in its inbox. A node can crash (its timers stop, what it
- * sends and what is sent to it is lost), a link can be cut one way or lose
- * one type of message, and a node can be made to crash just after it sends
- * one type of message.
+ * The deterministic world of tests/toma_world.h: nodes 1..3 vote in one
+ * group (two replicas and a witness).
  *
  * MESH_TEST_LOG=1 prints every log line with its time and node.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-#include <errno.h>
 
-#include "core/group.h"
-#include "core/proto.h"
-#include "core/rng.h"
-#include "core/toma.h"
-
-#define MS 1000000ull
 #define LEASE_NS (100 * MS)
 #define ROUND_NS (20 * MS)         /* round timeout: a fifth of a lease */
 #define GROUP 7
@@ -40,311 +15,11 @@
 #define NODE_B 2                   /* replica */
 #define NODE_W 3                   /* witness */
 #define NODES 4                    /* slot 0 unused: ids are indices */
-#define CLIENT 100
-#define QUEUE_MAX 256
-#define INBOX_MAX 512
 #define META_MAX 4
 #define META_BYTES 512
-#define TIMERS_MAX 2
-#define LOG_LINE_MAX 256
 #define SEED 0x746f6d61ull
-#define NEVER UINT64_MAX
 
-struct world;
-
-struct meta_rec {
-	bool used;
-	uint64_t key;
-	uint32_t len;
-	uint8_t bytes[META_BYTES];
-};
-
-struct timer {
-	bool armed;
-	uint32_t id;
-	uint64_t deadline_ns;          /* on the node's clock */
-};
-
-struct fake_node {
-	struct world *w;
-	struct mesh_env env;
-	struct mesh_toma *toma;
-	uint64_t clock_offset_ns;
-	bool down;
-	uint8_t crash_after;           /* sending this type crashes the node; 0: never */
-	struct timer timers[TIMERS_MAX];
-	struct meta_rec meta[META_MAX]; /* survives restarts */
-	unsigned error_lines;
-	char last_error[LOG_LINE_MAX];
-};
-
-struct packet {
-	uint32_t src, dst;
-	size_t len;
-	uint8_t bytes[MESH_PROTO_PREFIX_MAX];
-};
-
-struct reply {
-	uint32_t src;
-	struct mesh_msg m;
-};
-
-struct world {
-	uint64_t now_ns;
-	uint64_t rng;
-	uint64_t req_id;
-	uint64_t last_req[NODES];      /* the client's newest request to each node */
-	bool log;
-	struct fake_node nodes[NODES];
-	bool cut[NODES][NODES];        /* [src][dst]: sends are lost */
-	uint8_t drop[NODES][NODES];    /* [src][dst]: sends of this type are lost */
-	struct packet queue[QUEUE_MAX];
-	unsigned head, queued;
-	struct reply inbox[INBOX_MAX];
-	unsigned replies;
-	struct mesh_toma_config cfg;
-	struct mesh_group_config initial;
-};
-
-/* ---- the fake environment ---- */
-
-static uint64_t fake_now_ns(void *ctx)
-{
-	const struct fake_node *n = ctx;
-
-	return n->w->now_ns + n->clock_offset_ns;
-}
-
-static int fake_timer_arm(void *ctx, uint32_t id, uint64_t deadline_ns)
-{
-	struct fake_node *n = ctx;
-	struct timer *slot = NULL;
-
-	for (unsigned i = 0; i < TIMERS_MAX; i++) {
-		struct timer *tm = &n->timers[i];
-
-		if (tm->armed && tm->id == id) {
-			tm->deadline_ns = deadline_ns;
-			return 0;
-		}
-		if (!tm->armed && !slot)
-			slot = tm;
-	}
-	if (!slot)
-		return -ENOSPC;
-	*slot = (struct timer){ .armed = true, .id = id, .deadline_ns = deadline_ns };
-	return 0;
-}
-
-static void fake_timer_cancel(void *ctx, uint32_t id)
-{
-	struct fake_node *n = ctx;
-
-	for (unsigned i = 0; i < TIMERS_MAX; i++) {
-		if (n->timers[i].armed && n->timers[i].id == id)
-			n->timers[i].armed = false;
-	}
-}
-
-static struct packet *enqueue(struct world *w, uint32_t src, uint32_t dst,
-			      const struct mesh_iov *iov, unsigned iovcnt)
-{
-	struct packet *p;
-
-	assert_true(w->queued < QUEUE_MAX);
-	p = &w->queue[(w->head + w->queued++) % QUEUE_MAX];
-	p->src = src;
-	p->dst = dst;
-	p->len = 0;
-	for (unsigned i = 0; i < iovcnt; i++) {
-		assert_true(p->len + iov[i].len <= sizeof(p->bytes));
-		memcpy(p->bytes + p->len, iov[i].base, iov[i].len);
-		p->len += iov[i].len;
-	}
-	return p;
-}
-
-static int fake_send(void *ctx, uint32_t dst, const struct mesh_iov *iov, unsigned iovcnt)
-{
-	struct fake_node *n = ctx;
-	struct world *w = n->w;
-	uint32_t self = n->env.self;
-	const struct packet *p;
-	struct mesh_msg m;
-
-	if ((dst == 0 || dst >= NODES) && dst != CLIENT)
-		return -EHOSTUNREACH;
-	/* Lost on the way: the sender cannot tell, as on a real network. */
-	if (n->down || (dst < NODES && w->cut[self][dst]))
-		return 0;
-	p = enqueue(w, self, dst, iov, iovcnt);
-	/* What core encodes must decode: check it where the sender is known. */
-	assert_int_equal(mesh_proto_decode(p->bytes, p->len, &m), 0);
-	if (dst < NODES && w->drop[self][dst] == m.hdr.type) {
-		w->queued--; /* the newest packet: take it back */
-		return 0;
-	}
-	if (n->crash_after == m.hdr.type)
-		n->down = true;
-	return 0;
-}
-
-static struct meta_rec *meta_find(struct fake_node *n, uint64_t key)
-{
-	for (unsigned i = 0; i < META_MAX; i++) {
-		if (n->meta[i].used && n->meta[i].key == key)
-			return &n->meta[i];
-	}
-	return NULL;
-}
-
-static int fake_meta_put(void *ctx, uint64_t key, const void *buf, uint32_t len)
-{
-	struct fake_node *n = ctx;
-	struct meta_rec *r = meta_find(n, key);
-
-	if (len > META_BYTES)
-		return -ENOSPC;
-	for (unsigned i = 0; i < META_MAX && !r; i++) {
-		if (!n->meta[i].used)
-			r = &n->meta[i];
-	}
-	if (!r)
-		return -ENOSPC;
-	r->used = true;
-	r->key = key;
-	r->len = len;
-	memcpy(r->bytes, buf, len);
-	return 0;
-}
-
-static int fake_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap)
-{
-	struct meta_rec *r = meta_find(ctx, key);
-
-	if (!r)
-		return -ENOENT;
-	if (r->len > cap)
-		return -ENOSPC;
-	memcpy(buf, r->bytes, r->len);
-	return (int)r->len;
-}
-
-static uint64_t fake_random_u64(void *ctx)
-{
-	struct fake_node *n = ctx;
-
-	return mesh_rng_next(&n->w->rng);
-}
-
-static void fake_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_list ap)
-{
-	struct fake_node *n = ctx;
-	char line[LOG_LINE_MAX];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (level == MESH_LOG_ERROR) {
-		n->error_lines++;
-		memcpy(n->last_error, line, sizeof(n->last_error));
-	}
-	if (n->w->log)
-		printf("%9.3f ms node %u %s: %s\n", (double)n->w->now_ns / MS, n->env.self,
-		       mesh_log_level_name(level), line);
-}
-
-static const struct mesh_env_ops fake_ops = {
-	.now_ns = fake_now_ns,
-	.timer_arm = fake_timer_arm,
-	.timer_cancel = fake_timer_cancel,
-	.send = fake_send,
-	.meta_put = fake_meta_put,
-	.meta_get = fake_meta_get,
-	.random_u64 = fake_random_u64,
-	.vlog = fake_vlog,
-};
-
-/* ---- driving the world ---- */
-
-static struct fake_node *node(struct world *w, uint32_t id)
-{
-	assert_true(id > 0 && id < NODES);
-	return &w->nodes[id];
-}
-
-static void deliver_one(struct world *w)
-{
-	const struct packet *p = &w->queue[w->head];
-	uint32_t src = p->src, dst = p->dst;
-	struct mesh_msg m;
-
-	/* Decoded before anything is sent again, so the slot may be reused. */
-	assert_int_equal(mesh_proto_decode(p->bytes, p->len, &m), 0);
-	w->head = (w->head + 1) % QUEUE_MAX;
-	w->queued--;
-	if (dst == CLIENT) {
-		assert_true(w->replies < INBOX_MAX);
-		w->inbox[w->replies++] = (struct reply){ .src = src, .m = m };
-		return;
-	}
-	if (!node(w, dst)->down)
-		mesh_toma_on_msg(node(w, dst)->toma, src, &m);
-}
-
-/* The live node's timer due first (world clock), if due by @until_ns. */
-static bool next_timer(struct world *w, uint64_t until_ns, struct fake_node **out,
-		       struct timer **timer)
-{
-	uint64_t best = NEVER;
-
-	for (uint32_t id = 1; id < NODES; id++) {
-		struct fake_node *n = node(w, id);
-
-		for (unsigned i = 0; i < TIMERS_MAX && !n->down; i++) {
-			struct timer *tm = &n->timers[i];
-			uint64_t due;
-
-			if (!tm->armed)
-				continue;
-			assert_true(tm->deadline_ns >= n->clock_offset_ns);
-			due = tm->deadline_ns - n->clock_offset_ns;
-			if (due < w->now_ns)
-				due = w->now_ns;
-			if (due <= until_ns && due < best) {
-				best = due;
-				*out = n;
-				*timer = tm;
-			}
-		}
-	}
-	if (best == NEVER)
-		return false;
-	w->now_ns = best;
-	return true;
-}
-
-/* Deliver every message, fire every timer due, up to @until_ns. */
-static void run_until(struct world *w, uint64_t until_ns)
-{
-	struct fake_node *n;
-	struct timer *tm;
-
-	assert_true(until_ns >= w->now_ns);
-	for (;;) {
-		while (w->queued)
-			deliver_one(w);
-		if (!next_timer(w, until_ns, &n, &tm))
-			break;
-		tm->armed = false;
-		mesh_toma_on_timer(n->toma, tm->id);
-	}
-	w->now_ns = until_ns;
-}
-
-/* Deliver what is in flight, at the current instant. */
-static void settle(struct world *w)
-{
-	run_until(w, w->now_ns);
-}
+#include "tests/toma_world.h"
 
 static void crash(struct world *w, uint32_t id)
 {
@@ -368,54 +43,6 @@ static void node_stop(struct world *w, uint32_t id)
 	node(w, id)->toma = NULL;
 }
 
-static const struct mesh_group_config *config_of(struct world *w, uint32_t id)
-{
-	const struct mesh_group_config *c = mesh_toma_config_of(node(w, id)->toma, GROUP);
-
-	assert_non_null(c);
-	return c;
-}
-
-static uint64_t epoch_of(struct world *w, uint32_t id)
-{
-	return config_of(w, id)->epoch;
-}
-
-static struct mesh_toma_stats stats_of(struct world *w, uint32_t id)
-{
-	struct mesh_toma_stats s;
-
-	mesh_toma_stats(node(w, id)->toma, &s);
-	return s;
-}
-
-static bool timers_idle(struct world *w, uint32_t id)
-{
-	for (unsigned i = 0; i < TIMERS_MAX; i++) {
-		if (node(w, id)->timers[i].armed)
-			return false;
-	}
-	return true;
-}
-
-/* One millisecond on, but not past @until_ns: the resolution at which
- * the run_until_* helpers below tell when something happened. */
-static void step(struct world *w, uint64_t until_ns)
-{
-	run_until(w, w->now_ns + MS < until_ns ? w->now_ns + MS : until_ns);
-}
-
-/* Run until node @id holds @epoch and return when, or NEVER past @until_ns. */
-static uint64_t run_until_epoch(struct world *w, uint32_t id, uint64_t epoch, uint64_t until_ns)
-{
-	while (epoch_of(w, id) < epoch) {
-		if (w->now_ns >= until_ns)
-			return NEVER;
-		step(w, until_ns);
-	}
-	return w->now_ns;
-}
-
 /* Run until node @id has committed a change and return when, or NEVER. */
 static uint64_t run_until_commit(struct world *w, uint32_t id, uint64_t until_ns)
 {
@@ -427,125 +54,25 @@ static uint64_t run_until_commit(struct world *w, uint32_t id, uint64_t until_ns
 	return w->now_ns;
 }
 
-/* ---- the test client ---- */
-
-static void client_send(struct world *w, uint32_t dst, struct mesh_msg *m)
-{
-	uint8_t buf[MESH_PROTO_PREFIX_MAX];
-	int n;
-
-	m->hdr.req_id = ++w->req_id;
-	if (dst < NODES)
-		w->last_req[dst] = m->hdr.req_id;
-	n = mesh_proto_encode(m, buf, sizeof(buf));
-	assert_true(n > 0);
-	enqueue(w, CLIENT, dst, &(struct mesh_iov){ buf, (size_t)n }, 1);
-}
-
-/* LEASE_REQUEST on @group for the longest lease, acting under @epoch. */
-static void ask_lease_on(struct world *w, uint32_t dst, uint64_t group, uint64_t epoch)
-{
-	struct mesh_msg m = {
-		.hdr = { .type = MESH_MSG_LEASE_REQUEST, .epoch = epoch },
-		.u.lease_request = { .group = group, .client = CLIENT, .duration_ns = LEASE_NS,
-				     .incarnation = 1 },
-	};
-
-	client_send(w, dst, &m);
-}
-
-static void ask_lease(struct world *w, uint32_t dst, uint64_t epoch)
-{
-	ask_lease_on(w, dst, GROUP, epoch);
-}
-
-static void send_prepare(struct world *w, uint32_t dst, uint64_t ballot)
-{
-	struct mesh_msg m = {
-		.hdr = { .type = MESH_MSG_CONFIG_READ },
-		.u.config_read = { .group = GROUP, .ballot = ballot },
-	};
-
-	client_send(w, dst, &m);
-}
-
-static void send_propose(struct world *w, uint32_t dst, uint64_t ballot,
-			 const struct mesh_group_config *c)
-{
-	struct mesh_msg m = {
-		.hdr = { .type = MESH_MSG_CONFIG_PROPOSE, .epoch = c->epoch },
-		.u.config_propose = { .ballot = ballot, .config = *c },
-	};
-
-	client_send(w, dst, &m);
-}
-
-/* The answer to the client's newest request to @src, or NULL. */
-static const struct mesh_msg *reply_from(struct world *w, uint32_t src, uint8_t type)
-{
-	settle(w);
-	for (unsigned i = w->replies; i-- > 0;) {
-		const struct mesh_msg *m = &w->inbox[i].m;
-
-		if (w->inbox[i].src == src && m->hdr.req_id == w->last_req[src]) {
-			assert_int_equal(m->hdr.type, type);
-			return m;
-		}
-	}
-	return NULL;
-}
-
-/* ---- the world ---- */
-
-/* Replicas A and B, then the witness W: three voters, majority two. */
-static struct mesh_group_config mirror2(void)
-{
-	struct mesh_group_config c = {
-		.group = GROUP, .epoch = 1, .bytes = 1u << 20, .copies = 2, .member_count = 3,
-	};
-
-	c.members[0] = (struct mesh_group_member){ NODE_A, 0, MESH_MEMBER_REPLICA,
-						   MESH_MEMBER_ACTIVE, 0 };
-	c.members[1] = (struct mesh_group_member){ NODE_B, 0, MESH_MEMBER_REPLICA,
-						   MESH_MEMBER_ACTIVE, 0 };
-	c.members[2] = (struct mesh_group_member){ NODE_W, 0, MESH_MEMBER_WITNESS,
-						   MESH_MEMBER_ACTIVE, 0 };
-	return c;
-}
-
 static int world_setup(void **state)
 {
-	struct world *w = calloc(1, sizeof(*w));
-	const char *log = getenv("MESH_TEST_LOG");
+	struct world *w = world_new();
 
 	if (!w)
 		return -1;
-	w->rng = SEED;
-	w->log = log && *log && *log != '0';
 	w->cfg = (struct mesh_toma_config){
 		.lease_ns = LEASE_NS, .drift_ppm = 0, .round_timeout_ns = ROUND_NS,
 	};
-	w->initial = mirror2();
-	for (uint32_t id = 1; id < NODES; id++) {
-		struct fake_node *n = node(w, id);
-
-		n->w = w;
-		n->env = (struct mesh_env){ .ops = &fake_ops, .ctx = n, .self = id };
-		/* Clocks far apart: only intervals may matter. */
-		n->clock_offset_ns = id * 3600000 * MS;
+	w->initial = mirror2(1u << 20);
+	for (uint32_t id = 1; id < NODES; id++)
 		node_start(w, id);
-	}
 	*state = w;
 	return 0;
 }
 
 static int world_teardown(void **state)
 {
-	struct world *w = *state;
-
-	for (uint32_t id = 1; id < NODES; id++)
-		mesh_toma_destroy(w->nodes[id].toma);
-	free(w);
+	world_free(*state);
 	return 0;
 }
 
@@ -618,14 +145,14 @@ static void dead_replica_is_marked_stale_by_one_round(void **state)
 	/* B fences the old epoch and serves the new one; the witness serves
 	 * no data at all. */
 	assert_int_equal(mesh_toma_io_check(node(w, NODE_B)->toma, GROUP, 2, MESH_MSG_IO_READ,
-					    &current), 0);
+					    &current, NULL), 0);
 	assert_int_equal(current, 2);
 	current = 0;
 	assert_int_equal(mesh_toma_io_check(node(w, NODE_B)->toma, GROUP, 1, MESH_MSG_IO_WRITE,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	assert_int_equal(current, 2);
 	assert_int_equal(mesh_toma_io_check(node(w, NODE_W)->toma, GROUP, 2, MESH_MSG_IO_READ,
-					    &current), -ESTALE);
+					    &current, NULL), -ESTALE);
 	assert_int_equal(stats_of(w, NODE_B).io_fenced, 1);
 }
 
@@ -970,16 +497,16 @@ static void bad_input_is_refused_with_clear_errors(void **state)
 
 	/* Groups: the world's managers already vote in GROUP at epoch 1. */
 	t = a->toma;
-	c = mirror2();
+	c = mirror2(1u << 20);
 	c.group = GROUP + 1;
 	c.members[2].state = MESH_MEMBER_STALE;
 	assert_refused_with(w, mesh_toma_group_add(t, &c), -EINVAL, "invalid configuration");
-	c = mirror2();
+	c = mirror2(1u << 20);
 	c.group = GROUP + 1;
 	c.members[0].node = 9;
 	assert_refused_with(w, mesh_toma_group_add(t, &c), -EINVAL, "not a member");
 	assert_null(mesh_toma_config_of(t, GROUP + 1));
-	c = mirror2();
+	c = mirror2(1u << 20);
 	assert_int_equal(mesh_toma_group_add(t, &c), -EEXIST);
 	c.group = GROUP + 2;
 	c.epoch = 5;
@@ -987,11 +514,11 @@ static void bad_input_is_refused_with_clear_errors(void **state)
 	assert_int_equal(mesh_toma_config_of(t, GROUP + 2)->epoch, 5);
 
 	/* Fencing. */
-	assert_int_equal(mesh_toma_io_check(t, GROUP + 1, 5, MESH_MSG_IO_READ, &current), -ENOENT);
-	assert_int_equal(mesh_toma_io_check(t, GROUP + 2, 5, MESH_MSG_IO_READ, &current), 0);
+	assert_int_equal(mesh_toma_io_check(t, GROUP + 1, 5, MESH_MSG_IO_READ, &current, NULL), -ENOENT);
+	assert_int_equal(mesh_toma_io_check(t, GROUP + 2, 5, MESH_MSG_IO_READ, &current, NULL), 0);
 	assert_int_equal(current, 5);
 	current = 0;
-	assert_int_equal(mesh_toma_io_check(t, GROUP + 2, 4, MESH_MSG_IO_WRITE, &current), -ESTALE);
+	assert_int_equal(mesh_toma_io_check(t, GROUP + 2, 4, MESH_MSG_IO_WRITE, &current, NULL), -ESTALE);
 	assert_int_equal(current, 5);
 	assert_int_equal(stats_of(w, NODE_A).io_fenced, 1);
 
