@@ -68,7 +68,7 @@ struct io_slot {
 	int status;
 	bool in_use;
 	uint64_t deadline_ns;
-	uint64_t seq;                   /* writes: this incarnation's write number */
+	uint64_t incarnation, seq;      /* writes: the numbering it belongs to */
 };
 
 struct sub {
@@ -79,6 +79,7 @@ struct sub {
 	bool parked;                    /* waits for the resend timer */
 	bool wait_lease;                /* waits for its group's lease */
 	uint8_t hop;                    /* write: position in the chain */
+	bool tail_only;                 /* read: a replica ahead sent it on */
 	uint64_t epoch;                 /* configuration this attempt was sent under */
 	struct mesh_extent ext;
 	uint32_t target;                /* where this attempt went */
@@ -129,6 +130,7 @@ struct mesh_client {
 	uint32_t done_head, done_count;
 
 	uint64_t write_seq, settled;
+	uint32_t reads_spread;          /* picks the replica of the next read */
 
 	struct cgroup *groups;          /* sorted by group id */
 	uint32_t group_count, group_capacity;
@@ -143,6 +145,17 @@ struct mesh_client {
 static uint64_t sub_req_id(const struct mesh_client *c, const struct sub *s)
 {
 	return ((uint64_t)(s->gen & GEN_MASK) << 32) | (uint32_t)(s - c->subs);
+}
+
+/* A write numbering no other of this client's used (0 is none). */
+static uint64_t new_incarnation(const struct mesh_client *c)
+{
+	uint64_t next;
+
+	do
+		next = mesh_env_random(c->env);
+	while (next == 0 || next == c->incarnation);
+	return next;
 }
 
 int mesh_client_create(const struct mesh_env *env, const struct mesh_client_config *cfg,
@@ -183,7 +196,7 @@ int mesh_client_create(const struct mesh_env *env, const struct mesh_client_conf
 	c->attempt_ns = cfg->io_timeout_ns / ATTEMPTS_PER_TIMEOUT;
 	if (!c->cfg.lease_ns)
 		c->cfg.lease_ns = 4 * c->attempt_ns;
-	c->incarnation = mesh_env_random(env);
+	c->incarnation = new_incarnation(c);
 	c->write_seq = 1;
 	c->settled = 1;
 	c->slots = calloc(cfg->queue_depth, sizeof(*c->slots));
@@ -448,6 +461,8 @@ static void encode_and_send(struct mesh_client *c, struct sub *s,
 	const struct io_slot *slot = &c->slots[s->slot];
 	const struct mesh_group_member *mb = &cfg->members[member];
 	bool write = slot->io.op == MESH_IO_WRITE;
+	/* A write of an earlier numbering settles nothing of it any more. */
+	bool current = !write || slot->incarnation == c->incarnation;
 	uint8_t *data = (uint8_t *)slot->io.buf + (s->ext.volume_offset - slot->io.offset);
 	uint8_t prefix[IO_PREFIX_BYTES];
 	struct mesh_msg m = {
@@ -461,9 +476,9 @@ static void encode_and_send(struct mesh_client *c, struct sub *s,
 			.drive = mb->drive,
 			.length = s->ext.length,
 			.offset = mb->offset + s->ext.segment_offset,
-			.incarnation = c->incarnation,
+			.incarnation = write ? slot->incarnation : c->incarnation,
 			.seq = write ? slot->seq : 0,
-			.settled = c->settled,
+			.settled = current ? c->settled : 0,
 		},
 		.data = write ? data : NULL,
 		.data_len = write ? s->ext.length : 0,
@@ -493,8 +508,31 @@ static void encode_and_send(struct mesh_client *c, struct sub *s,
 	}
 }
 
-/* Send @s's current step: the next chain member of a write, the tail for
- * a read. Starts a new attempt. */
+/* The member a read goes to: any active replica of a managed group, in
+ * turn, since one ahead of the tail sends the read on (-EXDEV) when it
+ * cannot answer it (docs/toma.md); the tail otherwise. */
+static int read_member(struct mesh_client *c, const struct sub *s,
+		       const struct mesh_group_config *cfg, bool managed)
+{
+	int tail = mesh_group_tail(cfg), active[MESH_GROUP_MEMBERS_MAX];
+	unsigned count = 0;
+
+	assert(tail >= 0); /* a valid configuration has an active replica */
+	if (!managed || s->tail_only || c->cfg.reads_tail_only)
+		return tail;
+	for (unsigned i = 0; i < cfg->member_count; i++) {
+		if (cfg->members[i].role == MESH_MEMBER_REPLICA &&
+		    cfg->members[i].state == MESH_MEMBER_ACTIVE)
+			active[count++] = (int)i;
+	}
+	int member = active[c->reads_spread++ % count];
+
+	c->stats.reads_ahead += member != tail;
+	return member;
+}
+
+/* Send @s's current step: the next chain member of a write, a replica
+ * for a read. Starts a new attempt. */
 static void sub_send(struct mesh_client *c, struct sub *s)
 {
 	struct io_slot *slot = &c->slots[s->slot];
@@ -538,8 +576,7 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 		assert(s->hop < len);
 		member = chain[s->hop];
 	} else {
-		member = mesh_group_tail(cfg);
-		assert(member >= 0); /* a valid configuration has an active replica */
+		member = read_member(c, s, cfg, g != NULL);
 	}
 	s->attempt_deadline_ns = now + c->attempt_ns;
 	if (s->attempt_deadline_ns > slot->deadline_ns)
@@ -568,7 +605,8 @@ static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct me
 	return s;
 }
 
-/* The lowest write number still in flight: everything below is settled. */
+/* The lowest write number of this numbering still in flight: everything
+ * below is settled. */
 static void settle(struct mesh_client *c)
 {
 	uint64_t low = c->write_seq;
@@ -577,11 +615,12 @@ static void settle(struct mesh_client *c)
 		const struct io_slot *slot = &c->slots[i];
 
 		if (slot->in_use && slot->subs_pending && slot->io.op == MESH_IO_WRITE &&
-		    slot->seq < low)
+		    slot->incarnation == c->incarnation && slot->seq < low)
 			low = slot->seq;
 	}
 	c->settled = low;
 }
+
 
 static void slot_complete(struct mesh_client *c, uint32_t slot_index)
 {
@@ -602,9 +641,18 @@ static void slot_complete(struct mesh_client *c, uint32_t slot_index)
 		else
 			c->stats.bytes_read += slot->io.length;
 	}
-	/* A failed write is never settled: a member may lack it. */
-	if (slot->io.op == MESH_IO_WRITE && slot->status == 0)
+	if (slot->io.op != MESH_IO_WRITE)
+		return;
+	if (slot->status == 0) {
 		settle(c);
+	} else if (slot->incarnation == c->incarnation) {
+		/* A failed write is never settled: some members may lack it.
+		 * Later writes are numbered afresh, so that the settled mark
+		 * of this numbering never passes it. */
+		c->incarnation = new_incarnation(c);
+		c->write_seq = c->settled = 1;
+		c->stats.incarnations++;
+	}
 }
 
 /* Retire a sub-request with @status; completes its I/O when it was last. */
@@ -665,6 +713,7 @@ int mesh_client_submit(struct mesh_client *c, const struct mesh_io *io)
 		.io = *io,
 		.in_use = true,
 		.deadline_ns = mesh_env_now_ns(c->env) + c->cfg.io_timeout_ns,
+		.incarnation = c->incarnation,
 		.seq = io->op == MESH_IO_WRITE ? c->write_seq++ : 0,
 	};
 	/* Hold one extra reference while fanning out, so that a sub-request
@@ -742,6 +791,15 @@ static void on_io_reply(struct mesh_client *c, struct sub *s, const struct mesh_
 		s->gen++;
 		c->stats.retries++;
 		park(c, s);
+		return;
+	}
+	if (r->status == -EXDEV && slot->io.op == MESH_IO_READ && !s->tail_only) {
+		/* A replica ahead of the tail may hold a write the tail
+		 * lacks: the tail answers. */
+		c->stats.reads_to_tail++;
+		s->tail_only = true;
+		s->gen++;
+		sub_send(c, s);
 		return;
 	}
 	if (r->status == -ESTALE) {

@@ -58,6 +58,9 @@ struct mesh_client_config {
 	 * drift_ppm (core/group.h). */
 	uint64_t lease_ns;
 	uint32_t drift_ppm;
+	/* Read only from each group's tail, as plain chain replication does,
+	 * rather than from any active replica in turn (docs/toma.md). */
+	bool reads_tail_only;
 	/* UNSAFE, for showing that the checks have teeth: a lease once held
 	 * never runs out; it is renewed only after a request is refused. */
 	bool no_leases;
@@ -85,6 +88,9 @@ struct mesh_client_stats {
 	uint64_t fenced;            /* requests refused for their epoch */
 	uint64_t lease_requests, leases_acquired;
 	uint64_t epoch_changes;     /* a lease came with a newer configuration */
+	uint64_t reads_ahead;       /* reads sent to a replica ahead of the tail */
+	uint64_t reads_to_tail;     /* of those, sent on to the tail (-EXDEV) */
+	uint64_t incarnations;      /* new write numberings after failed writes */
 };
 
 struct mesh_client;

@@ -1,7 +1,7 @@
 /*
  * core/group.h: the rules of a protection group's configuration, as pure
- * functions (docs/toma.md). The topology manager's messages and timers will
- * call these; keeping the rules apart lets each be tested on its own.
+ * functions (docs/toma.md). The topology manager (core/toma.c) and the
+ * client call these; keeping the rules apart lets each be tested on its own.
  *
  *   - which configurations are valid, and which single change leads from
  *     one epoch to the next;
@@ -16,9 +16,10 @@
  * OSDI 2004), driven from the client: a write goes to the replicas that
  * take writes (active and rebuilding) one after another in member order,
  * each only once the one before it acknowledged; reads go to the tail,
- * the last active replica. So every value the tail holds is already on
- * every member, and a reader never sees a value that a failure could take
- * back. Members ahead of the tail may hold newer values of writes still in
+ * the last active replica, or to a replica ahead of it that holds exactly
+ * what the tail does for the range (docs/toma.md). So every value the
+ * tail holds is already on every member, and a reader never sees a value
+ * that a failure could take back. Members ahead of the tail may hold newer values of writes still in
  * flight (or abandoned by a client that crashed); removing any member
  * keeps the order, and a new tail holds everything the old one did. A
  * replica that comes back may lack anything, so START_REBUILD and REPLACE

@@ -138,6 +138,11 @@ void mesh_node_on_message(struct mesh_node *n, uint32_t src, const void *buf, si
 	case MESH_ROLE_TOMA:
 		if (!n->toma)
 			break;
+		/* A lease request carries its client's settled mark too: an
+		 * idle client settles its last writes with its renewals. */
+		if (m.hdr.type == MESH_MSG_LEASE_REQUEST && n->target)
+			mesh_target_settled(n->target, m.u.lease_request.incarnation,
+					    m.u.lease_request.settled);
 		mesh_toma_on_msg(n->toma, src, &m);
 		return;
 	}

@@ -24,6 +24,7 @@
 #include "core/group.h"
 #include "core/node.h"
 #include "core/toma.h"
+#include "core/unsettled.h"
 
 #define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_TARGET, 1)
 /* Writes remembered to recognise a duplicate delivery. */
@@ -50,6 +51,11 @@ struct request {
 	uint64_t group;
 	uint32_t drive;
 	uint32_t length;
+	uint64_t offset;
+	/* A read this replica answers ahead of the tail, and the unsettled
+	 * writes' stamp when it started (core/unsettled.h). */
+	bool ahead;
+	uint64_t stamp;
 	/* A write may go to the drive in several runs (a copy skips sectors
 	 * clients wrote); the request is done when all have completed. */
 	uint32_t ios_pending;
@@ -77,6 +83,8 @@ struct mesh_target {
 	 * (MESH_TARGET_REBUILDS_MAX entries) is made at the first rebuild, so
 	 * that targets that never rebuild do not carry it. */
 	struct mesh_fresh *fresh;
+	/* Writes this node took ahead of its group's tail, not yet settled. */
+	struct mesh_unsettled unsettled;
 };
 
 static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
@@ -141,6 +149,7 @@ void mesh_target_destroy(struct mesh_target *t)
 	for (uint32_t i = 0; t->fresh && i < MESH_TARGET_REBUILDS_MAX; i++)
 		mesh_fresh_release(&t->fresh[i]);
 	free(t->fresh);
+	mesh_unsettled_release(&t->unsettled);
 	free(t->reqs);
 	free(t->free_reqs);
 	free(t->buffers);
@@ -343,6 +352,38 @@ static int submit_run(struct mesh_target *t, struct request *r, uint64_t offset,
 
 static void answer(struct mesh_target *t, struct request *r);
 
+/* Whether this node is a member of @c ahead of its tail (docs/toma.md,
+ * "Reads from any active copy"). */
+static bool ahead_of_tail(const struct mesh_target *t, const struct mesh_group_config *c)
+{
+	int member = c ? mesh_group_member_of(c, t->env->self) : -1;
+
+	return member >= 0 && member != mesh_group_tail(c);
+}
+
+/* May this replica, ahead of the tail, answer read @io itself? Only if it
+ * has held every write since its group began and none it holds for the
+ * range may still be missing on the tail. */
+static bool read_here(struct mesh_target *t, const struct mesh_msg_io *io)
+{
+	if (t->cfg.no_settle_check)
+		return true;
+	return mesh_toma_reads_any(t->cfg.toma, io->group) &&
+	       mesh_unsettled_clean(&t->unsettled, io->drive, io->offset, io->length, 0);
+}
+
+/* Write @io, taken ahead of the tail, may be missing there until its
+ * client settles it. */
+static void note_unsettled(struct mesh_target *t, const struct mesh_msg_io *io)
+{
+	bool was_full = t->unsettled.full;
+
+	if (mesh_unsettled_add(&t->unsettled, io->incarnation, io->seq, io->drive, io->offset,
+			       io->length) && !was_full)
+		mesh_log_warn(t->env, "target: %u unsettled writes tracked, no room for more: "
+			      "reads go to the tails from now on", t->unsettled.count);
+}
+
 static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
 {
 	const struct mesh_msg_io *io = &m->u.io;
@@ -354,13 +395,21 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	const struct mesh_group_config *config = NULL;
 	uint64_t segment_offset = 0;
 
+	bool ahead = false;
+
+	mesh_target_settled(t, io->incarnation, io->settled);
 	if (!rc && t->cfg.toma) {
 		rc = mesh_toma_io_check(t->cfg.toma, io->group, m->hdr.epoch, m->hdr.type, &epoch,
 					&config);
 		t->stats.fenced += rc == -ESTALE;
+		ahead = !rc && ahead_of_tail(t, config);
 	}
 	if (!rc && write)
 		rc = write_prepare(t, io, config, &fresh, &segment_offset);
+	if (!rc && !write && ahead && !read_here(t, io)) {
+		t->stats.reads_to_tail++;
+		rc = -EXDEV;
+	}
 	if (rc) {
 		t->stats.rejected++;
 		mesh_log_debug(t->env, "target: %s drive %u [%llu +%u] from node %u refused: %d",
@@ -380,6 +429,9 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 		t->stats.duplicates++;
 		return;
 	}
+	/* Noted before it reaches the drive: a read from now on may see it. */
+	if (write && ahead && !(io->flags & MESH_IO_F_RESYNC))
+		note_unsettled(t, io);
 	struct request *r = &t->reqs[t->free_reqs[--t->free_count]];
 
 	r->in_use = true;
@@ -391,6 +443,9 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	r->group = io->group;
 	r->drive = io->drive;
 	r->length = io->length;
+	r->offset = io->offset;
+	r->ahead = ahead && !write;
+	r->stamp = mesh_unsettled_stamp(&t->unsettled);
 	r->ios_pending = 0;
 	r->run_bytes = r->done_bytes = 0;
 	r->status = 0;
@@ -425,6 +480,12 @@ static void serve_io(struct mesh_target *t, uint32_t src, const struct mesh_msg 
 	}
 }
 
+void mesh_target_settled(struct mesh_target *t, uint64_t incarnation, uint64_t settled)
+{
+	if (t->unsettled.count)
+		mesh_unsettled_settle(&t->unsettled, incarnation, settled);
+}
+
 void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
 {
 	switch (m->hdr.type) {
@@ -443,6 +504,14 @@ void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_m
 /* Answer request @r; keep it for the resend timer if the path is full. */
 static void answer(struct mesh_target *t, struct request *r)
 {
+	/* A write that came while the drive read ran may be in the data
+	 * and not yet on the tail. */
+	if (r->ahead && r->status == 0 && !r->reply_pending && !t->cfg.no_settle_check &&
+	    !mesh_unsettled_clean(&t->unsettled, r->drive, r->offset, r->length, r->stamp)) {
+		t->stats.reads_to_tail++;
+		r->status = -EXDEV;
+	}
+	t->stats.reads_ahead += r->ahead && r->status == 0 && !r->reply_pending;
 	bool data = r->status == 0 && r->type == MESH_MSG_IO_READ;
 	int rc = reply_io(t, r->client, r->req_id, r->epoch, r->status, data ? r->buf : NULL,
 			  data ? r->length : 0);

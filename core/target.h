@@ -40,6 +40,9 @@ struct mesh_target_config {
 	 * a replica that comes back copies only those. NULL: none kept. Needs
 	 * @toma. Must outlive the target. */
 	struct mesh_dirty *dirty;
+	/* Unsafe, for showing what the check is for: a replica ahead of
+	 * the tail answers reads without looking at unsettled writes. */
+	bool no_settle_check;
 };
 
 struct mesh_target_stats {
@@ -53,6 +56,8 @@ struct mesh_target_stats {
 	uint64_t replies_deferred; /* answers that met a full path and waited */
 	uint64_t resync_writes;    /* copies taken while rebuilding */
 	uint64_t resync_bytes_kept; /* copied bytes skipped: a client wrote them since */
+	uint64_t reads_ahead;      /* reads answered by a replica ahead of the tail */
+	uint64_t reads_to_tail;    /* reads it sent on to the tail (-EXDEV) */
 };
 
 struct mesh_target;
@@ -68,6 +73,10 @@ void mesh_target_destroy(struct mesh_target *t);
 unsigned mesh_target_inflight(const struct mesh_target *t);
 
 void mesh_target_stats(const struct mesh_target *t, struct mesh_target_stats *out);
+
+/** Client @incarnation reports every write numbered below @settled on
+ * every member it was sent to (core/unsettled.h). */
+void mesh_target_settled(struct mesh_target *t, uint64_t incarnation, uint64_t settled);
 
 /* Events, delivered by the node. */
 void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_msg *m);

@@ -113,6 +113,7 @@ struct group {
 	bool spare_picked;              /* the spare below was taken for it */
 	bool spare_warned;              /* "no spare" was said once */
 	struct mesh_group_member spare;
+	bool reads_any;                 /* see mesh_toma_reads_any() (memory only) */
 	bool asked;                     /* a change asked with mesh_toma_request() */
 	enum mesh_group_change asked_change;
 	uint32_t asked_node;
@@ -218,6 +219,15 @@ static void want(struct mesh_toma *t, struct group *g, bool complete);
 static void config_taken(struct mesh_toma *t, struct group *g,
 			 const struct mesh_group_config *old);
 
+/* Whether this node is an active replica in @c. */
+static bool self_active(const struct mesh_toma *t, const struct mesh_group_config *c)
+{
+	int self = mesh_group_member_of(c, t->env->self);
+
+	return self >= 0 && c->members[self].role == MESH_MEMBER_REPLICA &&
+	       c->members[self].state == MESH_MEMBER_ACTIVE;
+}
+
 static int persist(struct mesh_toma *t, const struct durable *d)
 {
 	int rc = mesh_env_meta_put(t->env, d->config.group, d, sizeof(*d));
@@ -322,6 +332,8 @@ int mesh_toma_group_add(struct mesh_toma *t, const struct mesh_group_config *ini
 	}
 	if (found)
 		resumed(t, g);
+	else
+		g->reads_any = self_active(t, &g->d.config); /* every copy starts alike */
 	return 0;
 }
 
@@ -423,6 +435,7 @@ bool mesh_toma_drive_failed(struct mesh_toma *t, uint64_t group)
 
 	if (self < 0 || g->d.config.members[self].role != MESH_MEMBER_REPLICA)
 		return false;
+	g->reads_any = false;
 	if (g->drive_lost)
 		return true;
 	for (unsigned i = 0; i < g->d.config.member_count; i++) {
@@ -507,6 +520,10 @@ static void config_taken(struct mesh_toma *t, struct group *g, const struct mesh
 	uint32_t kept[MESH_GROUP_MEMBERS_MAX], whole[MESH_GROUP_MEMBERS_MAX];
 
 	g->changed_at_ns = mesh_env_now_ns(t->env);
+	/* Off for good once this replica may have missed a write: an epoch
+	 * skipped, or one where it was not active. */
+	if (!step || !self_active(t, old) || !self_active(t, c))
+		g->reads_any = false;
 	for (unsigned i = 0; i < c->member_count; i++) {
 		const struct mesh_group_member *m = &c->members[i];
 		int was = step ? same_place(old, m) : -1;
@@ -621,6 +638,8 @@ static int vote_accept(struct mesh_toma *t, struct group *g, uint64_t ballot,
 		return -EIO;
 	if (d.config.epoch == g->d.config.epoch) {
 		g->d = d;
+		if (!self_active(t, c))
+			g->reads_any = false;
 		return 0;
 	}
 	mesh_log_info(t->env, "toma: group %llu: accepted epoch %llu",
@@ -1403,6 +1422,13 @@ uint64_t mesh_toma_rebuild_epoch(const struct mesh_toma *t, uint64_t group)
 	const struct group *g = group_find(t, group);
 
 	return g ? g->rebuild_epoch : 0;
+}
+
+bool mesh_toma_reads_any(const struct mesh_toma *t, uint64_t group)
+{
+	const struct group *g = group_find(t, group);
+
+	return g && g->reads_any;
 }
 
 bool mesh_toma_group_settled(const struct mesh_toma *t, uint64_t group)

@@ -188,6 +188,16 @@ uint64_t mesh_toma_rebuild_epoch(const struct mesh_toma *t, uint64_t group);
  */
 void mesh_toma_catch_up(struct mesh_toma *t, uint64_t group);
 
+/**
+ * Whether this node's replica of @group may answer reads ahead of the
+ * tail (docs/toma.md, "Reads from any active copy"): it was active when
+ * this node made the group, and has been active in every epoch since,
+ * with no epoch skipped, no restart and no drive error. A replica that
+ * left may lack a write that a failed client left on the tail, so it
+ * never answers ahead of the tail again (until a scrub, not built).
+ */
+bool mesh_toma_reads_any(const struct mesh_toma *t, uint64_t group);
+
 /** Whether every replica of @group is active and none is suspected. */
 bool mesh_toma_group_settled(const struct mesh_toma *t, uint64_t group);
 

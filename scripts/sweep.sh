@@ -6,7 +6,7 @@
 # Runs every scenario of the consistency contract (the list below) with
 # seeds 1..SEEDS (default 50) and counts linearizability and durability
 # violations. Writes results/sweep.json and results/sweep.md (sweep-unsafe.*
-# when an --unsafe flag is given): per
+# when an --unsafe flag is given, MESH_SWEEP_NAME.* when that is set): per
 # scenario, the seeds run, the simulated seconds covered, and every
 # failing seed with the command that replays it. Exits 1 when any seed
 # failed. Extra flags go to every run, e.g. `--unsafe no-leases` to show
@@ -21,6 +21,7 @@ sim=${MESH_SIM:-build/release/sim/mesh-sim}
 out=${MESH_SWEEP_OUT:-results}
 name=sweep
 case " $* " in *" --unsafe "*) name=sweep-unsafe ;; esac
+name=${MESH_SWEEP_NAME:-$name}
 scenarios=(split-brain-abc split-brain-client crash-mid-write two-failures flapping
 	   asymmetric clock-drift faults transient-outage failover drive-fail-spare mgmt-down)
 

@@ -439,6 +439,13 @@ void sim_roles_count(struct simnode *n)
 		n->leases_granted += st.leases_granted;
 		n->io_fenced += st.io_fenced;
 	}
+	if (n->node.target) {
+		struct mesh_target_stats st;
+
+		mesh_target_stats(n->node.target, &st);
+		n->reads_ahead += st.reads_ahead;
+		n->reads_to_tail += st.reads_to_tail;
+	}
 	if (n->node.resync) {
 		struct mesh_resync_stats st;
 
@@ -468,6 +475,7 @@ int sim_roles_start(struct simnode *n)
 			.drive_count = n->drive_count,
 			.inflight = SIM_TARGET_INFLIGHT,
 			.io_bytes_max = n->sim->io_bytes_max,
+			.no_settle_check = n->sim->opt.no_settle_check,
 		};
 
 		for (uint32_t d = 0; d < n->drive_count; d++)

@@ -39,7 +39,7 @@ struct cli {
 	bool seed_set, progress;
 	enum mesh_log_level log_level;
 	const char *targets, *clients, *racks, *volumes, *duration;
-	bool no_leases, no_fencing, no_resync;
+	bool no_leases, no_fencing, no_resync, no_settle_check;
 };
 
 static void usage(FILE *f)
@@ -47,7 +47,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: mesh-sim SCENARIO.scn [--seed N] [--targets N] [--clients N] [--racks N]\n"
 		   "                [--volumes N] [--duration T] [--out DIR] [--trace FILE] [--platform FILE]\n"
 		   "                [--log error|warn|info|debug] [--no-progress]\n"
-		   "                [--unsafe no-leases|no-fencing|no-resync]...\n");
+		   "                [--unsafe no-leases|no-fencing|no-resync|no-settle-check]...\n");
 }
 
 static int cli_parse(int argc, char **argv, struct cli *c)
@@ -104,9 +104,11 @@ static int cli_parse(int argc, char **argv, struct cli *c)
 				c->no_fencing = true;
 			} else if (!strcmp(optarg, "no-resync")) {
 				c->no_resync = true;
+			} else if (!strcmp(optarg, "no-settle-check")) {
+				c->no_settle_check = true;
 			} else {
-				fprintf(stderr, "mesh-sim: --unsafe %s: expected no-leases, no-fencing "
-						"or no-resync\n", optarg);
+				fprintf(stderr, "mesh-sim: --unsafe %s: expected no-leases, no-fencing, "
+						"no-resync or no-settle-check\n", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -293,6 +295,7 @@ int main(int argc, char **argv)
 		.no_leases = c.no_leases,
 		.no_fencing = c.no_fencing,
 		.no_resync = c.no_resync,
+		.no_settle_check = c.no_settle_check,
 	};
 
 	if (c.trace && !(o.trace = fopen(c.trace, "w"))) {
@@ -312,10 +315,11 @@ int main(int argc, char **argv)
 	if (!mesh_report_passed(&res)) {
 		/* Everything that shapes the run, so the command replays it. */
 		fprintf(stderr, "mesh-sim: %s seed %" PRIu64 ": checks FAILED; rerun with "
-				"`mesh-sim %s --seed %" PRIu64 "%s%s%s%s%s%s%s%s%s%s%s%s%s`\n", scn.path,
+				"`mesh-sim %s --seed %" PRIu64 "%s%s%s%s%s%s%s%s%s%s%s%s%s%s`\n", scn.path,
 			scn.seed, scn.path, scn.seed, c.no_leases ? " --unsafe no-leases" : "",
 			c.no_fencing ? " --unsafe no-fencing" : "",
 			c.no_resync ? " --unsafe no-resync" : "",
+			c.no_settle_check ? " --unsafe no-settle-check" : "",
 			c.targets ? " --targets " : "", c.targets ? c.targets : "",
 			c.clients ? " --clients " : "", c.clients ? c.clients : "",
 			c.racks ? " --racks " : "", c.racks ? c.racks : "",

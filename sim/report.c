@@ -89,9 +89,10 @@ int mesh_report_json(FILE *f, const struct mesh_scenario *s, const struct mesh_s
 		r->heartbeat_peers_mean, r->suspicions);
 	fprintf(f, "  \"topology_manager\": {\"epochs_committed\": %" PRIu64
 		   ", \"io_fenced\": %" PRIu64 ", \"leases_granted\": %" PRIu64
-		   ", \"members_not_active_at_end\": %u, \"replacements\": %" PRIu64 "},\n",
+		   ", \"members_not_active_at_end\": %u, \"replacements\": %" PRIu64
+		   ", \"reads_ahead_of_tail\": %" PRIu64 ", \"reads_sent_to_tail\": %" PRIu64 "},\n",
 		r->epochs_committed, r->io_fenced, r->leases_granted, r->members_not_active,
-		r->replacements);
+		r->replacements, r->reads_ahead, r->reads_to_tail);
 	fprintf(f, "  \"failover\": {\"crashes_measured\": %" PRIu64 ", \"max_ns\": %" PRIu64
 		   ", \"mean_ns\": %" PRIu64 "},\n", r->failovers, r->failover_max_ns,
 		r->failovers ? r->failover_sum_ns / r->failovers : 0);
@@ -157,6 +158,8 @@ int mesh_report_markdown(FILE *f, const struct mesh_scenario *s, const struct me
 		r->heartbeats_per_target_s, r->heartbeat_peers_mean, r->heartbeat_peers_max);
 	fprintf(f, "| epochs committed; I/O fenced | %" PRIu64 "; %" PRIu64 " |\n",
 		r->epochs_committed, r->io_fenced);
+	fprintf(f, "| reads answered ahead of the tail; sent on to the tail | %" PRIu64 "; %" PRIu64
+		   " |\n", r->reads_ahead, r->reads_to_tail);
 	fprintf(f, "| rebuilds done (whole segment; aborted) | %" PRIu64 " (%" PRIu64 "; %" PRIu64
 		   ") |\n", r->resync_copies, r->resync_full_copies, r->resync_aborted);
 	fprintf(f, "| resync bytes copied; written by clients during outages | %" PRIu64

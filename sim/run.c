@@ -506,6 +506,8 @@ static void collect(struct mesh_sim *sim, struct mesh_sim_result *res)
 		res->replacements += n->replacements;
 		res->io_fenced += n->io_fenced;
 		res->leases_granted += n->leases_granted;
+		res->reads_ahead += n->reads_ahead;
+		res->reads_to_tail += n->reads_to_tail;
 		res->resync_copies += n->resync_copies;
 		res->resync_full_copies += n->resync_full_copies;
 		res->resync_aborted += n->resync_aborted;

@@ -41,6 +41,7 @@ struct mesh_sim_options {
 	bool no_leases;                 /* clients hold a lease for ever */
 	bool no_fencing;                /* targets ignore epochs */
 	bool no_resync;                 /* rebuilt replicas are marked active uncopied */
+	bool no_settle_check;           /* replicas ahead of the tail read unsettled writes */
 };
 
 struct mesh_sim_latency {
@@ -66,6 +67,8 @@ struct mesh_sim_result {
 	uint64_t epochs_committed;      /* configuration changes (toma commits) */
 	uint64_t io_fenced;             /* I/O refused for its epoch */
 	uint64_t leases_granted;
+	uint64_t reads_ahead;           /* reads a replica ahead of the tail answered */
+	uint64_t reads_to_tail;         /* reads such a replica sent on to the tail */
 	uint64_t resync_copies;         /* rebuilds finished (copies acknowledged) */
 	uint64_t resync_full_copies;    /* of copies started, whole segments */
 	uint64_t resync_aborted;        /* copies abandoned (epoch moved, refused) */

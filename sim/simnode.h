@@ -72,6 +72,7 @@ struct simnode {
 	struct sim_client *client;      /* workload state; NULL unless a client */
 	uint64_t heartbeats_sent, suspicions; /* kept across crashes */
 	uint64_t epochs_committed, io_fenced, leases_granted, replacements;
+	uint64_t reads_ahead, reads_to_tail;
 	uint64_t resync_copies, resync_full_copies, resync_aborted, resync_bytes, resync_bytes_kept;
 	struct mesh_dirty *dirty;       /* region marks of the target role */
 };

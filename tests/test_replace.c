@@ -69,34 +69,6 @@ static int pick_spare(void *arg, const struct mesh_group_config *c, unsigned mem
 
 /* ---- driving the world ---- */
 
-/* Make node @id's manager, voting in the group when it was placed in it. */
-static void node_create(struct world *w, uint32_t id)
-{
-	struct fake_node *n = node(w, id);
-	struct mesh_toma_config cfg = w->cfg;
-
-	cfg.arg = n;
-	memset(n->timers, 0, sizeof(n->timers));
-	n->down = false;
-	assert_int_equal(mesh_toma_create(&n->env, &cfg, &n->toma), 0);
-	if (mesh_group_member_of(&w->initial, id) >= 0)
-		assert_int_equal(mesh_toma_group_add(n->toma, &w->initial), 0);
-}
-
-/* Start node @id as it boots: its placed groups, then those it joined. */
-static void node_start(struct world *w, uint32_t id)
-{
-	node_create(w, id);
-	assert_int_equal(mesh_toma_resume_joined(toma(w, id)), 0);
-}
-
-static void node_stop(struct world *w, uint32_t id)
-{
-	mesh_toma_destroy(toma(w, id));
-	node(w, id)->toma = NULL;
-	node(w, id)->down = true;
-}
-
 /* ---- the test client ---- */
 
 /* The status of a lease asked of @dst under @epoch; *@out the grant. */
@@ -512,7 +484,7 @@ static void spare_that_cannot_store_the_group_leaves_no_trace(void **state)
 
 	/* With room, the same proposal joins. */
 	for (uint64_t key = 1000; key < 1000 + META_MAX - 1; key++)
-		meta_find(s, key)->used = false;
+		meta_store_find(s->meta, key)->used = false;
 	send_propose(w, NODE_S, CLIENT_BALLOT, &c);
 	r = answer_from(w, NODE_S, MESH_MSG_CONFIG_ACCEPT);
 	assert_int_equal(r->u.config_accept.status, 0);

@@ -26,23 +26,6 @@ static void crash(struct world *w, uint32_t id)
 	node(w, id)->down = true;
 }
 
-static void node_start(struct world *w, uint32_t id)
-{
-	struct fake_node *n = node(w, id);
-
-	/* A restart forgets its timers; the metadata store stays. */
-	memset(n->timers, 0, sizeof(n->timers));
-	n->down = false;
-	assert_int_equal(mesh_toma_create(&n->env, &w->cfg, &n->toma), 0);
-	assert_int_equal(mesh_toma_group_add(n->toma, &w->initial), 0);
-}
-
-static void node_stop(struct world *w, uint32_t id)
-{
-	mesh_toma_destroy(node(w, id)->toma);
-	node(w, id)->toma = NULL;
-}
-
 /* Run until node @id has committed a change and return when, or NEVER. */
 static uint64_t run_until_commit(struct world *w, uint32_t id, uint64_t until_ns)
 {

@@ -197,25 +197,26 @@ static inline int fake_send(void *ctx, uint32_t dst, const struct mesh_iov *iov,
 	return 0;
 }
 
-static inline struct meta_rec *meta_find(struct fake_node *n, uint64_t key)
+/* A metadata store of META_MAX records, for any fake environment. */
+static inline struct meta_rec *meta_store_find(struct meta_rec *meta, uint64_t key)
 {
 	for (unsigned i = 0; i < META_MAX; i++) {
-		if (n->meta[i].used && n->meta[i].key == key)
-			return &n->meta[i];
+		if (meta[i].used && meta[i].key == key)
+			return &meta[i];
 	}
 	return NULL;
 }
 
-static inline int fake_meta_put(void *ctx, uint64_t key, const void *buf, uint32_t len)
+static inline int meta_store_put(struct meta_rec *meta, uint64_t key, const void *buf,
+				 uint32_t len)
 {
-	struct fake_node *n = ctx;
-	struct meta_rec *r = meta_find(n, key);
+	struct meta_rec *r = meta_store_find(meta, key);
 
 	if (len > META_BYTES)
 		return -ENOSPC;
 	for (unsigned i = 0; i < META_MAX && !r; i++) {
-		if (!n->meta[i].used)
-			r = &n->meta[i];
+		if (!meta[i].used)
+			r = &meta[i];
 	}
 	if (!r)
 		return -ENOSPC;
@@ -226,9 +227,9 @@ static inline int fake_meta_put(void *ctx, uint64_t key, const void *buf, uint32
 	return 0;
 }
 
-static inline int fake_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap)
+static inline int meta_store_get(struct meta_rec *meta, uint64_t key, void *buf, uint32_t cap)
 {
-	struct meta_rec *r = meta_find(ctx, key);
+	struct meta_rec *r = meta_store_find(meta, key);
 
 	if (!r)
 		return -ENOENT;
@@ -236,6 +237,16 @@ static inline int fake_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap
 		return -ENOSPC;
 	memcpy(buf, r->bytes, r->len);
 	return (int)r->len;
+}
+
+static inline int fake_meta_put(void *ctx, uint64_t key, const void *buf, uint32_t len)
+{
+	return meta_store_put(((struct fake_node *)ctx)->meta, key, buf, len);
+}
+
+static inline int fake_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap)
+{
+	return meta_store_get(((struct fake_node *)ctx)->meta, key, buf, cap);
 }
 
 static inline uint64_t fake_random_u64(void *ctx)
@@ -282,6 +293,36 @@ static inline struct fake_node *node(struct world *w, uint32_t id)
 static inline struct mesh_toma *toma(struct world *w, uint32_t id)
 {
 	return node(w, id)->toma;
+}
+
+/* Make node @id's manager (callbacks get the node as their arg), voting
+ * in the group when it was placed in it. A restart forgets its timers;
+ * the metadata store stays. */
+static inline void node_create(struct world *w, uint32_t id)
+{
+	struct fake_node *n = node(w, id);
+	struct mesh_toma_config cfg = w->cfg;
+
+	cfg.arg = n;
+	memset(n->timers, 0, sizeof(n->timers));
+	n->down = false;
+	assert_int_equal(mesh_toma_create(&n->env, &cfg, &n->toma), 0);
+	if (mesh_group_member_of(&w->initial, id) >= 0)
+		assert_int_equal(mesh_toma_group_add(n->toma, &w->initial), 0);
+}
+
+/* Start node @id as it boots: its placed groups, then those it joined. */
+static inline void node_start(struct world *w, uint32_t id)
+{
+	node_create(w, id);
+	assert_int_equal(mesh_toma_resume_joined(toma(w, id)), 0);
+}
+
+static inline void node_stop(struct world *w, uint32_t id)
+{
+	mesh_toma_destroy(toma(w, id));
+	node(w, id)->toma = NULL;
+	node(w, id)->down = true;
 }
 
 /* A new world with SEED, logging when MESH_TEST_LOG is set, and every
