@@ -43,7 +43,8 @@ struct mesh_tp_event {
 };
 
 struct mesh_transport_params {
-	/* Transport-specific: loop takes a struct mesh_loop_fabric *. */
+	/* Transport-specific: loop takes a struct mesh_loop_fabric *, tcp an
+	 * optional struct mesh_tcp_options * (transports/tcp.h). */
 	void *fabric;
 	/* Largest message this endpoint sends or accepts. */
 	size_t msg_bytes_max;
@@ -112,6 +113,15 @@ struct mesh_transport_ops {
 	 * many, or a negative errno if the endpoint itself failed.
 	 */
 	int (*poll)(struct mesh_transport *t, struct mesh_tp_event *ev, unsigned max);
+
+	/**
+	 * A file descriptor that becomes readable when poll() may return
+	 * events, so that a runtime can sleep in poll(2)/epoll until then.
+	 * It may also wake when poll() then returns nothing; never read from
+	 * or close it. Valid until destroy(). May be NULL (e.g. loop, whose
+	 * events only come from calls made by the same thread).
+	 */
+	int (*wait_fd)(struct mesh_transport *t);
 };
 
 /* Wrappers for the optional slots: -ENOTSUP when a transport lacks RMA. */
@@ -141,7 +151,14 @@ static inline int mesh_tp_rma_write(const struct mesh_transport_ops *ops, struct
 	return ops->rma_write ? ops->rma_write(c, rkey, offset, buf, len, cookie) : -ENOTSUP;
 }
 
+/* The fd to sleep on until @t has events, or -ENOTSUP. */
+static inline int mesh_tp_wait_fd(const struct mesh_transport_ops *ops, struct mesh_transport *t)
+{
+	return ops->wait_fd ? ops->wait_fd(t) : -ENOTSUP;
+}
+
 /* The transports this build has. */
 extern const struct mesh_transport_ops mesh_transport_loop;
+extern const struct mesh_transport_ops mesh_transport_tcp;
 
 #endif
