@@ -32,6 +32,9 @@
 /* Drive cookies keep the top bit clear: the node routes tagged ones to the
  * resync role. */
 #define GEN_MASK 0x7fffffffu
+/* Request buffers start on a page: drives opened with O_DIRECT need
+ * aligned memory, and a page suits every logical block size. */
+#define BUFFER_ALIGN 4096u
 
 /* A client's write, as its incarnation and sequence number name it. */
 struct write_id {
@@ -111,6 +114,14 @@ static int check_config(const struct mesh_env *env, const struct mesh_target_con
 	return 0;
 }
 
+/* Every slot's buffer, rounded up to whole pages as aligned_alloc wants. */
+static size_t buffer_bytes(const struct mesh_target_config *cfg)
+{
+	size_t bytes = (size_t)cfg->inflight * cfg->io_bytes_max;
+
+	return (bytes + BUFFER_ALIGN - 1) / BUFFER_ALIGN * BUFFER_ALIGN;
+}
+
 int mesh_target_create(const struct mesh_env *env, const struct mesh_target_config *cfg,
 		       struct mesh_target **out)
 {
@@ -126,7 +137,7 @@ int mesh_target_create(const struct mesh_env *env, const struct mesh_target_conf
 	t->cfg = *cfg;
 	t->reqs = calloc(cfg->inflight, sizeof(*t->reqs));
 	t->free_reqs = calloc(cfg->inflight, sizeof(*t->free_reqs));
-	t->buffers = malloc((size_t)cfg->inflight * cfg->io_bytes_max);
+	t->buffers = aligned_alloc(BUFFER_ALIGN, buffer_bytes(cfg));
 	if (!t->reqs || !t->free_reqs || !t->buffers) {
 		mesh_target_destroy(t);
 		return -ENOMEM;

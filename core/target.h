@@ -31,7 +31,9 @@ struct mesh_target_config {
 	uint32_t drive_count;                          /* 1..MESH_TARGET_DRIVES_MAX */
 	uint64_t drive_bytes[MESH_TARGET_DRIVES_MAX];  /* capacity of each drive */
 	uint32_t inflight;                             /* request slots, 1..MAX */
-	uint32_t io_bytes_max;                         /* per request, <= MESH_PROTO_DATA_MAX */
+	uint32_t io_bytes_max;                         /* per request, <= MESH_PROTO_DATA_MAX; a
+	                                                * multiple of 512 keeps every buffer
+	                                                * aligned for O_DIRECT drives */
 	/* The node's topology manager: I/O is served only under the epoch
 	 * it holds for the request's group (-ESTALE otherwise). NULL: no
 	 * fencing, for clusters without one. Must outlive the target. */

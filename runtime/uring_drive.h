@@ -16,8 +16,10 @@
 #include "core/env.h"
 
 #define MESH_URING_QUEUE_DEPTH_MAX 4096u
-/* O_DIRECT needs buffers, offsets and lengths aligned to this. */
-#define MESH_URING_DIRECT_ALIGN 4096u
+/* O_DIRECT needs buffers, offsets and lengths aligned to this (the
+ * logical block size of common drives; core I/O is whole 512-byte
+ * sectors). */
+#define MESH_URING_DIRECT_ALIGN 512u
 
 struct mesh_uring_drive;
 

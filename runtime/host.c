@@ -1,0 +1,462 @@
+/*
+ * runtime/host.c: a real node (see host.h): the environment's ops on the
+ * event loop, the tcp transport, io_uring drives and the metadata store.
+ */
+#define _GNU_SOURCE
+#include "runtime/host.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+
+#include "core/proto.h"
+#include "core/rng.h"
+#include "runtime/evloop.h"
+#include "runtime/metastore.h"
+#include "runtime/uring_drive.h"
+#include "transports/tcp.h"
+
+#define EVENTS_PER_POLL 64
+#define HELLO_BYTES 8u
+#define DRIVE_QUEUE_DEPTH 128u
+
+struct peer {
+	uint32_t id;
+	char addr[MESH_TCP_ADDR_MAX + 1];   /* "" when only known by a hello */
+	struct mesh_conn *conn;             /* the one this node sends on */
+};
+
+struct mesh_host {
+	struct mesh_host_config cfg;
+	struct mesh_node node;
+	struct mesh_evloop *loop;
+	const struct mesh_transport_ops *tp_ops;
+	struct mesh_transport *tp;
+	int tp_fd;
+	struct mesh_metastore *meta;
+	struct peer peers[MESH_HOST_PEERS_MAX];
+	uint32_t peer_count;
+	struct mesh_uring_drive *drives[MESH_HOST_DRIVES_MAX];
+	uint32_t drive_count;
+	uint64_t rng;
+	uint64_t started_ns;
+	/* Connections dropped while a batch of events is being handled:
+	 * later events of the batch for them are skipped. */
+	struct mesh_conn *dropped[EVENTS_PER_POLL];
+	unsigned dropped_count;
+};
+
+static void host_log(struct mesh_host *h, enum mesh_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- peers ---- */
+
+static struct peer *peer_find(struct mesh_host *h, uint32_t id)
+{
+	for (uint32_t i = 0; i < h->peer_count; i++) {
+		if (h->peers[i].id == id)
+			return &h->peers[i];
+	}
+	return NULL;
+}
+
+static struct peer *peer_new(struct mesh_host *h, uint32_t id)
+{
+	struct peer *p;
+
+	if (h->peer_count == MESH_HOST_PEERS_MAX)
+		return NULL;
+	p = &h->peers[h->peer_count++];
+	*p = (struct peer){ .id = id };
+	return p;
+}
+
+int mesh_host_peer_add(struct mesh_host *h, uint32_t id, const char *addr)
+{
+	struct peer *p = peer_find(h, id);
+
+	if (!addr || !*addr || strlen(addr) > MESH_TCP_ADDR_MAX)
+		return -EINVAL;
+	if (p && p->addr[0])
+		return -EEXIST;
+	if (!p && !(p = peer_new(h, id)))
+		return -ENOSPC;
+	strcpy(p->addr, addr);
+	return 0;
+}
+
+static void conn_drop(struct mesh_host *h, struct mesh_conn *c)
+{
+	struct peer *p = h->tp_ops->conn_ctx(c);
+
+	if (p && p->conn == c)
+		p->conn = NULL;
+	if (h->dropped_count < EVENTS_PER_POLL)
+		h->dropped[h->dropped_count++] = c;
+	h->tp_ops->disconnect(c);
+}
+
+static bool dropped_now(const struct mesh_host *h, const struct mesh_conn *c)
+{
+	for (unsigned i = 0; i < h->dropped_count; i++) {
+		if (h->dropped[i] == c)
+			return true;
+	}
+	return false;
+}
+
+static int send_hello(struct mesh_host *h, struct mesh_conn *c)
+{
+	uint8_t hello[HELLO_BYTES];
+	struct mesh_iov iov = { hello, sizeof(hello) };
+
+	for (int i = 0; i < 4; i++) {
+		hello[i] = (uint8_t)(MESH_HOST_HELLO_MAGIC >> (8 * i));
+		hello[4 + i] = (uint8_t)(h->cfg.self >> (8 * i));
+	}
+	return h->tp_ops->send(c, &iov, 1);
+}
+
+/* A connection to @p, made (with its hello queued) if there is none. */
+static int peer_conn(struct mesh_host *h, struct peer *p)
+{
+	struct mesh_conn *c;
+	int rc;
+
+	if (p->conn)
+		return 0;
+	if (!p->addr[0])
+		return -EHOSTUNREACH; /* it connected to us, and is gone */
+	rc = h->tp_ops->connect(h->tp, p->addr, &c);
+	if (rc)
+		return rc == -EMFILE ? -EAGAIN : -EHOSTUNREACH;
+	h->tp_ops->set_conn_ctx(c, p);
+	if ((rc = send_hello(h, c))) {
+		h->tp_ops->disconnect(c);
+		return rc == -EAGAIN ? -EAGAIN : -EHOSTUNREACH;
+	}
+	p->conn = c;
+	return 0;
+}
+
+/* A hello on @c: the peer is @id from now on. */
+static void on_hello(struct mesh_host *h, struct mesh_conn *c, const uint8_t *b)
+{
+	uint32_t magic = 0, id = 0;
+	struct peer *p;
+
+	for (int i = 3; i >= 0; i--) {
+		magic = magic << 8 | b[i];
+		id = id << 8 | b[4 + i];
+	}
+	if (magic != MESH_HOST_HELLO_MAGIC) {
+		host_log(h, MESH_LOG_WARN, "a connection sent a bad hello; dropped");
+		conn_drop(h, c);
+		return;
+	}
+	if (h->tp_ops->conn_ctx(c))
+		return; /* ours, or a repeat */
+	p = peer_find(h, id);
+	if (!p && !(p = peer_new(h, id))) {
+		host_log(h, MESH_LOG_WARN, "node %u connected, but %u peers are known already; dropped",
+			 id, MESH_HOST_PEERS_MAX);
+		conn_drop(h, c);
+		return;
+	}
+	h->tp_ops->set_conn_ctx(c, p);
+	if (!p->conn)
+		p->conn = c;
+	host_log(h, MESH_LOG_INFO, "node %u connected", id);
+}
+
+static void on_transport_event(struct mesh_host *h, const struct mesh_tp_event *e)
+{
+	struct peer *p;
+
+	if (dropped_now(h, e->conn))
+		return;
+	p = h->tp_ops->conn_ctx(e->conn);
+	switch (e->type) {
+	case MESH_TP_RECV:
+		if (e->len == HELLO_BYTES) {
+			on_hello(h, e->conn, e->data);
+		} else if (!p) {
+			host_log(h, MESH_LOG_WARN, "a connection sent %zu bytes before its hello; dropped",
+				 e->len);
+			conn_drop(h, e->conn);
+		} else {
+			mesh_node_on_message(&h->node, p->id, e->data, e->len);
+		}
+		break;
+	case MESH_TP_CONN_DOWN:
+		if (p)
+			host_log(h, MESH_LOG_INFO, "connection to node %u down (%d)", p->id, e->status);
+		conn_drop(h, e->conn);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_transport(void *arg, uint32_t events)
+{
+	struct mesh_host *h = arg;
+	struct mesh_tp_event ev[EVENTS_PER_POLL];
+	int n;
+
+	(void)events;
+	do {
+		n = h->tp_ops->poll(h->tp, ev, EVENTS_PER_POLL);
+		h->dropped_count = 0;
+		for (int i = 0; i < n; i++)
+			on_transport_event(h, &ev[i]);
+	} while (n == EVENTS_PER_POLL);
+	if (n < 0)
+		host_log(h, MESH_LOG_ERROR, "transport failed: %d", n);
+}
+
+/* ---- the environment ---- */
+
+static uint64_t env_now_ns(void *ctx)
+{
+	(void)ctx;
+	return mesh_evloop_now_ns();
+}
+
+static int env_timer_arm(void *ctx, uint32_t id, uint64_t deadline_ns)
+{
+	return mesh_evloop_timer_arm(((struct mesh_host *)ctx)->loop, id, deadline_ns);
+}
+
+static void env_timer_cancel(void *ctx, uint32_t id)
+{
+	mesh_evloop_timer_cancel(((struct mesh_host *)ctx)->loop, id);
+}
+
+static int env_send(void *ctx, uint32_t dst, const struct mesh_iov *iov, unsigned iovcnt)
+{
+	struct mesh_host *h = ctx;
+	struct peer *p = peer_find(h, dst);
+	int rc;
+
+	if (!p)
+		return -EHOSTUNREACH;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((rc = peer_conn(h, p)))
+			return rc;
+		rc = h->tp_ops->send(p->conn, iov, iovcnt);
+		if (rc != -ENOTCONN)
+			return rc;
+		/* Went down since we last looked: connect again, once. */
+		conn_drop(h, p->conn);
+	}
+	return -EHOSTUNREACH;
+}
+
+static int env_drive_submit(void *ctx, const struct mesh_drive_io *io)
+{
+	struct mesh_host *h = ctx;
+
+	if (io->drive >= h->drive_count)
+		return -ENODEV;
+	return mesh_uring_drive_submit(h->drives[io->drive], io);
+}
+
+static int env_meta_put(void *ctx, uint64_t key, const void *buf, uint32_t len)
+{
+	struct mesh_host *h = ctx;
+
+	return h->meta ? mesh_metastore_put(h->meta, key, buf, len) : -EOPNOTSUPP;
+}
+
+static int env_meta_get(void *ctx, uint64_t key, void *buf, uint32_t cap)
+{
+	struct mesh_host *h = ctx;
+
+	return h->meta ? mesh_metastore_get(h->meta, key, buf, cap) : -EOPNOTSUPP;
+}
+
+static uint64_t env_random_u64(void *ctx)
+{
+	return mesh_rng_next(&((struct mesh_host *)ctx)->rng);
+}
+
+static void env_vlog(void *ctx, enum mesh_log_level level, const char *fmt, va_list ap)
+{
+	struct mesh_host *h = ctx;
+
+	if (level > h->cfg.log_level)
+		return;
+	fprintf(stderr, "[%10.6f node %u %s] ", (double)(mesh_evloop_now_ns() - h->started_ns) / 1e9,
+		h->cfg.self, mesh_log_level_name(level));
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void host_log(struct mesh_host *h, enum mesh_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	env_vlog(h, level, fmt, ap);
+	va_end(ap);
+}
+
+static const struct mesh_env_ops host_env_ops = {
+	.now_ns = env_now_ns,
+	.timer_arm = env_timer_arm,
+	.timer_cancel = env_timer_cancel,
+	.send = env_send,
+	.drive_submit = env_drive_submit,
+	.meta_put = env_meta_put,
+	.meta_get = env_meta_get,
+	.random_u64 = env_random_u64,
+	.vlog = env_vlog,
+};
+
+/* ---- events into the node ---- */
+
+static void on_timer(void *arg, uint32_t id)
+{
+	struct mesh_host *h = arg;
+
+	mesh_node_on_timer(&h->node, id);
+}
+
+static void on_drive_done(void *arg, uint64_t cookie, int result)
+{
+	struct mesh_host *h = arg;
+
+	mesh_node_on_drive_done(&h->node, cookie, result);
+}
+
+static void on_drive_ready(void *arg, uint32_t events)
+{
+	struct mesh_host *h = arg;
+
+	(void)events;
+	for (uint32_t i = 0; i < h->drive_count; i++)
+		mesh_uring_drive_reap(h->drives[i], on_drive_done, h);
+}
+
+/* ---- life ---- */
+
+static void tcp_log(void *ctx, const char *line)
+{
+	host_log(ctx, MESH_LOG_WARN, "tcp: %s", line);
+}
+
+int mesh_host_create(const struct mesh_host_config *cfg, struct mesh_host **out)
+{
+	struct mesh_host *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	h->cfg = *cfg;
+	if (!h->cfg.msg_bytes_max)
+		h->cfg.msg_bytes_max = MESH_PROTO_MSG_MAX;
+	if (!h->cfg.drive_queue_depth)
+		h->cfg.drive_queue_depth = DRIVE_QUEUE_DEPTH;
+	h->started_ns = mesh_evloop_now_ns();
+	h->tp_fd = -1;
+	h->node.env = (struct mesh_env){ .ops = &host_env_ops, .ctx = h, .self = cfg->self };
+	if (getrandom(&h->rng, sizeof(h->rng), 0) != sizeof(h->rng) || !h->rng)
+		h->rng = h->started_ns | 1;
+
+	struct mesh_tcp_options topt = { .log = tcp_log, .log_ctx = h };
+	struct mesh_transport_params params = {
+		.fabric = &topt, .msg_bytes_max = h->cfg.msg_bytes_max,
+	};
+	const char *what = "event loop";
+
+	h->tp_ops = &mesh_transport_tcp;
+	rc = mesh_evloop_create(on_timer, h, &h->loop);
+	if (!rc && (what = "tcp transport", rc = h->tp_ops->create(&params, &h->tp)) == 0) {
+		h->tp_fd = mesh_tp_wait_fd(h->tp_ops, h->tp);
+		rc = mesh_evloop_watch(h->loop, h->tp_fd, EPOLLIN, on_transport, h);
+	}
+	if (!rc && cfg->listen_addr) {
+		what = "listen";
+		rc = h->tp_ops->listen(h->tp, cfg->listen_addr);
+	}
+	if (!rc && cfg->meta_dir) {
+		what = "metadata store";
+		rc = mesh_metastore_open(cfg->meta_dir, &h->meta);
+	}
+	if (rc) {
+		fprintf(stderr, "node %u: %s failed: %s\n", cfg->self, what, strerror(-rc));
+		mesh_host_destroy(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+void mesh_host_destroy(struct mesh_host *h)
+{
+	if (!h)
+		return;
+	for (uint32_t i = 0; i < h->drive_count; i++) {
+		mesh_evloop_unwatch(h->loop, mesh_uring_drive_eventfd(h->drives[i]));
+		mesh_uring_drive_close(h->drives[i]);
+	}
+	if (h->tp) {
+		if (h->loop && h->tp_fd >= 0)
+			mesh_evloop_unwatch(h->loop, h->tp_fd);
+		h->tp_ops->destroy(h->tp);
+	}
+	mesh_metastore_close(h->meta);
+	mesh_evloop_destroy(h->loop);
+	free(h);
+}
+
+struct mesh_node *mesh_host_node(struct mesh_host *h)
+{
+	return &h->node;
+}
+
+int mesh_host_port(const struct mesh_host *h)
+{
+	return mesh_tcp_bound_port(h->tp);
+}
+
+int mesh_host_drive_add(struct mesh_host *h, const char *path, uint64_t bytes, uint32_t *index)
+{
+	struct mesh_uring_drive *d;
+	const char *why = "";
+	int rc;
+
+	if (h->drive_count == MESH_HOST_DRIVES_MAX)
+		return -ENOSPC;
+	rc = mesh_uring_drive_open(path, bytes, h->cfg.drive_queue_depth, &d, &why);
+	if (rc) {
+		host_log(h, MESH_LOG_ERROR, "drive %s: %s: %s", path, why, strerror(-rc));
+		return rc;
+	}
+	rc = mesh_evloop_watch(h->loop, mesh_uring_drive_eventfd(d), EPOLLIN, on_drive_ready, h);
+	if (rc) {
+		mesh_uring_drive_close(d);
+		return rc;
+	}
+	host_log(h, MESH_LOG_INFO, "drive %u: %s, %llu bytes, %s", h->drive_count, path,
+		 (unsigned long long)mesh_uring_drive_bytes(d),
+		 mesh_uring_drive_direct(d) ? "O_DIRECT" : "page cache (no O_DIRECT here)");
+	*index = h->drive_count;
+	h->drives[h->drive_count++] = d;
+	return 0;
+}
+
+uint64_t mesh_host_drive_bytes(const struct mesh_host *h, uint32_t index)
+{
+	return index < h->drive_count ? mesh_uring_drive_bytes(h->drives[index]) : 0;
+}
+
+int mesh_host_run_once(struct mesh_host *h, uint64_t timeout_ns)
+{
+	return mesh_evloop_run_once(h->loop, timeout_ns);
+}
