@@ -208,28 +208,37 @@ void mesh_evloop_timer_cancel(struct mesh_evloop *l, uint32_t id)
 	}
 }
 
-/* Fire every timer due by now. Ids are collected first: a callback may
- * arm the same or other timers, which then wait for the next round. */
+/* Fire every timer due by now, earliest deadline first (a loop that was
+ * late finds several due at once). They are collected first: a callback
+ * may arm the same or other timers, which then wait for the next round. */
 static int fire_timers(struct mesh_evloop *l)
 {
 	uint64_t now = mesh_evloop_now_ns(), expirations;
-	uint32_t due[MESH_EVLOOP_TIMERS_MAX];
+	struct timer due[MESH_EVLOOP_TIMERS_MAX];
 	unsigned count = 0;
 
 	while (read(l->tfd, &expirations, sizeof(expirations)) > 0)
 		; /* drain: the table, not the count, says what is due */
 	for (uint32_t i = 0; i < MESH_EVLOOP_TIMERS_MAX; i++) {
 		struct timer *t = &l->timers[i];
+		unsigned at = count++;
 
-		if (t->armed && t->deadline_ns <= now) {
-			t->armed = false;
-			due[count++] = t->id;
+		if (!t->armed || t->deadline_ns > now) {
+			count--;
+			continue;
 		}
+		t->armed = false;
+		/* Insertion by deadline: a handful are due at once. */
+		while (at > 0 && due[at - 1].deadline_ns > t->deadline_ns) {
+			due[at] = due[at - 1];
+			at--;
+		}
+		due[at] = *t;
 	}
 	l->tfd_deadline_ns = 0; /* the timerfd fired: set it again */
 	timerfd_update(l);
 	for (unsigned i = 0; i < count; i++)
-		l->on_timer(l->arg, due[i]);
+		l->on_timer(l->arg, due[i].id);
 	return (int)count;
 }
 

@@ -64,6 +64,30 @@ static void run_for(struct mesh_evloop *l, struct fired *f, unsigned count, uint
 		assert_true(mesh_evloop_run_once(l, 10 * MS) >= 0);
 }
 
+/* Timers due together fire earliest first: a loop that wakes late must
+ * not reorder them. */
+static void late_loop_fires_due_timers_in_deadline_order(void **state)
+{
+	struct fired f;
+	struct mesh_evloop *l = loop_new(&f);
+	uint64_t t0 = mesh_evloop_now_ns();
+
+	(void)state;
+	/* Armed in table order 0, 1, 2, 3 with deadlines out of order. */
+	assert_int_equal(mesh_evloop_timer_arm(l, 30, t0 + 3 * MS), 0);
+	assert_int_equal(mesh_evloop_timer_arm(l, 10, t0 + 1 * MS), 0);
+	assert_int_equal(mesh_evloop_timer_arm(l, 40, t0 + 4 * MS), 0);
+	assert_int_equal(mesh_evloop_timer_arm(l, 20, t0 + 2 * MS), 0);
+	while (mesh_evloop_now_ns() < t0 + 6 * MS)
+		; /* the loop is late: all four are due by its next turn */
+	assert_int_equal(mesh_evloop_run_once(l, 0), 4);
+	assert_int_equal(f.ids[0], 10);
+	assert_int_equal(f.ids[1], 20);
+	assert_int_equal(f.ids[2], 30);
+	assert_int_equal(f.ids[3], 40);
+	mesh_evloop_destroy(l);
+}
+
 static void timers_fire_in_deadline_order_and_never_early(void **state)
 {
 	struct fired f;
@@ -276,6 +300,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(timers_fire_in_deadline_order_and_never_early),
+		cmocka_unit_test(late_loop_fires_due_timers_in_deadline_order),
 		cmocka_unit_test(moved_and_cancelled_timers),
 		cmocka_unit_test(a_timer_rearmed_from_its_callback_fires_again),
 		cmocka_unit_test(timer_table_limit),
