@@ -198,27 +198,6 @@ static void full_table_refuses_every_read_for_good(void **state)
 /* ---- mesh_toma_reads_any, in tests/toma_world.h ---- */
 
 
-static int world_setup(void **state)
-{
-	struct world *w = world_new();
-
-	if (!w)
-		return -1;
-	w->cfg = (struct mesh_toma_config){
-		.lease_ns = LEASE_NS, .drift_ppm = 0, .round_timeout_ns = ROUND_NS,
-	};
-	w->initial = mirror2(GROUP_BYTES);
-	for (uint32_t id = 1; id < NODES; id++)
-		node_start(w, id);
-	*state = w;
-	return 0;
-}
-
-static int world_teardown(void **state)
-{
-	world_free(*state);
-	return 0;
-}
 
 static bool reads_any(struct world *w, uint32_t id)
 {
@@ -954,7 +933,7 @@ static void write_that_lands_during_a_read_sends_the_read_on(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, world_setup, world_teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, world_start, world_teardown)
 #define C(name) cmocka_unit_test_setup_teardown(name, cluster_setup, cluster_teardown)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(empty_table_is_clean),

@@ -116,11 +116,6 @@ static int world_setup_no_picker(void **state)
 	return world_make(state, false);
 }
 
-static int world_teardown(void **state)
-{
-	world_free(*state);
-	return 0;
-}
 
 /* @c is epoch 2 of mirror2 with A stale. */
 static void assert_a_stale_at_epoch_2(const struct mesh_group_config *c)

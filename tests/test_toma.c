@@ -37,27 +37,6 @@ static uint64_t run_until_commit(struct world *w, uint32_t id, uint64_t until_ns
 	return w->now_ns;
 }
 
-static int world_setup(void **state)
-{
-	struct world *w = world_new();
-
-	if (!w)
-		return -1;
-	w->cfg = (struct mesh_toma_config){
-		.lease_ns = LEASE_NS, .drift_ppm = 0, .round_timeout_ns = ROUND_NS,
-	};
-	w->initial = mirror2(1u << 20);
-	for (uint32_t id = 1; id < NODES; id++)
-		node_start(w, id);
-	*state = w;
-	return 0;
-}
-
-static int world_teardown(void **state)
-{
-	world_free(*state);
-	return 0;
-}
 
 /* Node @id holds epoch 2 of mirror2 with A stale. */
 static void assert_a_stale_at_epoch_2(struct world *w, uint32_t id)
@@ -515,7 +494,7 @@ static void bad_input_is_refused_with_clear_errors(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, world_setup, world_teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, world_start, world_teardown)
 	const struct CMUnitTest tests[] = {
 		T(dead_replica_is_marked_stale_by_one_round),
 		T(voter_defers_a_higher_epoch_until_its_lease_runs_out),

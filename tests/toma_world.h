@@ -14,7 +14,8 @@
  * can be made to crash just after it sends one type of message.
  *
  * The including test defines first: NODES (ids 1..NODES-1 are nodes),
- * GROUP, LEASE_NS (what the test client asks for), META_MAX and
+ * GROUP, LEASE_NS (what the test client asks for), ROUND_NS (the
+ * managers' round timeout, for world_start), META_MAX and
  * META_BYTES (each node's store) and SEED. Functions are static inline so
  * that a test need not use them all.
  */
@@ -38,8 +39,8 @@
 #include "core/toma.h"
 
 #if !defined(NODES) || !defined(GROUP) || !defined(META_MAX) || !defined(META_BYTES) || \
-	!defined(SEED) || !defined(LEASE_NS)
-#error "define NODES, GROUP, LEASE_NS, META_MAX, META_BYTES and SEED before tests/toma_world.h"
+	!defined(SEED) || !defined(LEASE_NS) || !defined(ROUND_NS)
+#error "define NODES, GROUP, LEASE_NS, ROUND_NS, META_MAX, META_BYTES and SEED before tests/toma_world.h"
 #endif
 
 #define MS 1000000ull
@@ -574,6 +575,30 @@ static inline struct mesh_group_config mirror2(uint64_t bytes)
 	c.members[2] = (struct mesh_group_member){ 3, 0, MESH_MEMBER_WITNESS,
 						   MESH_MEMBER_ACTIVE, 0 };
 	return c;
+}
+
+/* cmocka set-up: every node started, holding mirror2(1 MiB), managers
+ * with LEASE_NS and ROUND_NS. */
+static inline int world_start(void **state)
+{
+	struct world *w = world_new();
+
+	if (!w)
+		return -1;
+	w->cfg = (struct mesh_toma_config){
+		.lease_ns = LEASE_NS, .drift_ppm = 0, .round_timeout_ns = ROUND_NS,
+	};
+	w->initial = mirror2(1u << 20);
+	for (uint32_t id = 1; id < NODES; id++)
+		node_start(w, id);
+	*state = w;
+	return 0;
+}
+
+static inline int world_teardown(void **state)
+{
+	world_free(*state);
+	return 0;
 }
 
 #endif
