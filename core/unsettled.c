@@ -36,19 +36,25 @@ static int grow(struct mesh_unsettled *u)
 	return 0;
 }
 
-/* Drop kept writes that @w covers and that came before it: every member
- * applied @w after them. */
-static void drop_covered(struct mesh_unsettled *u, const struct mesh_unsettled_write *w)
+/* Drop settled kept writes that @w covers and that came before it: every
+ * member applied @w after them. Returns how many. */
+static uint32_t drop_covered(struct mesh_unsettled *u, const struct mesh_unsettled_write *w)
 {
-	for (uint32_t i = 0; i < u->count;) {
+	uint32_t dropped = 0;
+
+	for (uint32_t i = 0; i < u->count && u->settled_kept;) {
 		const struct mesh_unsettled_write *k = &u->writes[i];
 
 		if (k->settled && k->stamp < w->stamp && k->drive == w->drive &&
-		    k->offset >= w->offset && k->offset + k->length <= w->offset + w->length)
+		    k->offset >= w->offset && k->offset + k->length <= w->offset + w->length) {
 			u->writes[i] = u->writes[--u->count];
-		else
+			u->settled_kept--;
+			dropped++;
+		} else {
 			i++;
+		}
 	}
+	return dropped;
 }
 
 int mesh_unsettled_add(struct mesh_unsettled *u, uint64_t incarnation, uint64_t seq,
@@ -93,13 +99,15 @@ void mesh_unsettled_settle(struct mesh_unsettled *u, uint64_t incarnation, uint6
 			i++;
 		} else if (w->kept) {
 			w->settled = true;
+			u->settled_kept++;
 			i++;
 		} else {
 			struct mesh_unsettled_write done = *w;
 
+			/* The last entry, not scanned yet, takes slot i. */
 			u->writes[i] = u->writes[--u->count];
-			drop_covered(u, &done);
-			i = 0; /* the array moved under the scan */
+			if (drop_covered(u, &done))
+				i = 0; /* others moved under the scan */
 		}
 	}
 }

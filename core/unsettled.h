@@ -38,6 +38,7 @@ struct mesh_unsettled {
 	struct mesh_unsettled_write *writes;
 	uint32_t count, capacity;
 	uint64_t stamp;             /* last stamp handed out */
+	uint32_t settled_kept;      /* entries kept after they settled */
 	bool full;                  /* a write could not be recorded */
 };
 

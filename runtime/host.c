@@ -38,7 +38,10 @@ struct mesh_host {
 	struct mesh_transport *tp;
 	int tp_fd;
 	struct mesh_metastore *meta;
+	/* Slots never move (connections point at them); @by_id orders them
+	 * for the lookup every send makes. */
 	struct peer peers[MESH_HOST_PEERS_MAX];
+	uint32_t by_id[MESH_HOST_PEERS_MAX];
 	uint32_t peer_count;
 	struct mesh_uring_drive *drives[MESH_HOST_DRIVES_MAX];
 	uint32_t drive_count;
@@ -55,24 +58,41 @@ static void host_log(struct mesh_host *h, enum mesh_log_level level, const char 
 
 /* ---- peers ---- */
 
+/* Where @id is, or would go, in h->by_id. */
+static uint32_t peer_rank(const struct mesh_host *h, uint32_t id)
+{
+	uint32_t lo = 0, hi = h->peer_count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (h->peers[h->by_id[mid]].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct peer *peer_find(struct mesh_host *h, uint32_t id)
 {
-	for (uint32_t i = 0; i < h->peer_count; i++) {
-		if (h->peers[i].id == id)
-			return &h->peers[i];
-	}
-	return NULL;
+	uint32_t at = peer_rank(h, id);
+
+	return at < h->peer_count && h->peers[h->by_id[at]].id == id ? &h->peers[h->by_id[at]]
+								   : NULL;
 }
 
 static struct peer *peer_new(struct mesh_host *h, uint32_t id)
 {
-	struct peer *p;
+	uint32_t at = peer_rank(h, id), slot = h->peer_count;
 
 	if (h->peer_count == MESH_HOST_PEERS_MAX)
 		return NULL;
-	p = &h->peers[h->peer_count++];
-	*p = (struct peer){ .id = id };
-	return p;
+	memmove(&h->by_id[at + 1], &h->by_id[at], (h->peer_count - at) * sizeof(*h->by_id));
+	h->by_id[at] = slot;
+	h->peer_count++;
+	h->peers[slot] = (struct peer){ .id = id };
+	return &h->peers[slot];
 }
 
 int mesh_host_peer_add(struct mesh_host *h, uint32_t id, const char *addr)
@@ -458,5 +478,13 @@ uint64_t mesh_host_drive_bytes(const struct mesh_host *h, uint32_t index)
 
 int mesh_host_run_once(struct mesh_host *h, uint64_t timeout_ns)
 {
+	/* Drive I/O the last turn's callbacks queued goes to the kernel
+	 * together, before this turn may sleep. */
+	for (uint32_t i = 0; i < h->drive_count; i++) {
+		int rc = mesh_uring_drive_flush(h->drives[i]);
+
+		if (rc)
+			host_log(h, MESH_LOG_WARN, "drive %u: submit failed (%d); retrying", i, rc);
+	}
 	return mesh_evloop_run_once(h->loop, timeout_ns);
 }

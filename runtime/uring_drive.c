@@ -1,7 +1,8 @@
 /*
  * runtime/uring_drive.c: see uring_drive.h. Each request's cookie and
  * expected length ride in a slot whose index is the sqe's user data, so
- * a short read or write is told from a whole one.
+ * a short read or write is told from a whole one. Submissions are handed
+ * to the kernel in batches, one io_uring_enter per flush.
  */
 #define _GNU_SOURCE
 #include "runtime/uring_drive.h"
@@ -27,7 +28,7 @@ struct mesh_uring_drive {
 	int fd, efd;
 	bool direct;
 	uint64_t bytes;
-	unsigned depth, inflight;
+	unsigned queued;                /* prepared, not yet handed to the kernel */
 	struct slot *slots;
 	uint32_t *free_slots;
 	unsigned free_count;
@@ -66,7 +67,6 @@ int mesh_uring_drive_open(const char *path, uint64_t bytes, unsigned queue_depth
 	if (!d)
 		return fail(NULL, why, "out of memory", -ENOMEM);
 	d->fd = d->efd = -1;
-	d->depth = queue_depth;
 	d->fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
 	d->direct = d->fd >= 0;
 	if (d->fd < 0 && errno == EINVAL) /* tmpfs and others: no O_DIRECT */
@@ -156,15 +156,20 @@ int mesh_uring_drive_submit(struct mesh_uring_drive *d, const struct mesh_drive_
 		break;
 	}
 	io_uring_sqe_set_data64(sqe, index);
-	/* One syscall per I/O for now; batching submits per loop turn is
-	 * the next step for throughput. */
-	int rc = io_uring_submit(&d->ring);
+	d->queued++;
+	return 0;
+}
 
-	if (rc < 0) {
-		d->free_slots[d->free_count++] = index;
-		return rc == -EBUSY ? -EAGAIN : rc;
-	}
-	d->inflight++;
+int mesh_uring_drive_flush(struct mesh_uring_drive *d)
+{
+	int rc;
+
+	if (!d->queued)
+		return 0;
+	rc = io_uring_submit(&d->ring);
+	if (rc < 0)
+		return rc; /* still queued: the next flush tries again */
+	d->queued -= (unsigned)rc < d->queued ? (unsigned)rc : d->queued;
 	return 0;
 }
 
@@ -192,7 +197,6 @@ unsigned mesh_uring_drive_reap(struct mesh_uring_drive *d,
 			batch[n].cookie = d->slots[index].cookie;
 			batch[n].result = res;
 			d->free_slots[d->free_count++] = index;
-			d->inflight--;
 			if (++n == 64)
 				break;
 		}

@@ -43,11 +43,19 @@ bool mesh_uring_drive_direct(const struct mesh_uring_drive *d);
 int mesh_uring_drive_eventfd(const struct mesh_uring_drive *d);
 
 /**
- * Queue @io (its drive index is the caller's business). Returns 0,
- * -EAGAIN (queue full), -ERANGE (past the end) or -EINVAL (not aligned
- * for O_DIRECT). The buffer stays the caller's until the completion.
+ * Queue @io (its drive index is the caller's business); it goes to the
+ * kernel at the next mesh_uring_drive_flush(). Returns 0, -EAGAIN (queue
+ * full), -ERANGE (past the end) or -EINVAL (not aligned for O_DIRECT).
+ * The buffer stays the caller's until the completion.
  */
 int mesh_uring_drive_submit(struct mesh_uring_drive *d, const struct mesh_drive_io *io);
+
+/**
+ * Hand every queued request to the kernel in one call: an event loop
+ * flushes before it waits. Returns 0 or io_uring's errno (the requests
+ * stay queued for the next flush).
+ */
+int mesh_uring_drive_flush(struct mesh_uring_drive *d);
 
 /**
  * Hand every completion waiting to @done(@arg, cookie, result): the byte

@@ -40,6 +40,34 @@ caught_without_copy() {
 	grep "First durability" "$out/stdout"
 }
 
+# caught_in_some_seed SCENARIO N WORK VIOLATION FLAGS...: seeds 1..N of
+# SCENARIO pass and their report matches WORK (if not empty); with FLAGS
+# (one mechanism switched off) some seed fails with exit 1, a report
+# matching VIOLATION and the rerun command naming the seed and FLAGS.
+# Several seeds rather than one, so the test does not hang on one
+# trajectory.
+caught_in_some_seed() {
+	local name=$1 seeds=$2 work=$3 violation=$4 caught="" seed rc
+	shift 4
+	for seed in $(seq 1 "$seeds"); do
+		run "$scn/$name.scn" --seed "$seed" || fail "$name seed $seed: $(tail -3 "$out/stderr")"
+		[ -z "$work" ] || grep -q "$work" "$out/stdout" ||
+			fail "$name seed $seed did not do its work: no '$work'"
+		set +e
+		run "$scn/$name.scn" --seed "$seed" "$@"; rc=$?
+		set -e
+		[ $rc -eq 0 ] && continue
+		[ $rc -eq 1 ] || fail "$name seed $seed with $* exited $rc"
+		grep -q "$violation" "$out/stdout" || continue
+		grep -q "rerun with .mesh-sim .*$name.scn --seed $seed $*" "$out/stderr" ||
+			fail "$name seed $seed: the failure does not print the scenario, seed and flags"
+		grep "First linearizability" "$out/stdout"
+		caught="$caught $seed"
+	done
+	[ -n "$caught" ] || fail "no seed of 1-$seeds of $name caught a violation with $*"
+	echo "caught in $name with $*: seeds$caught"
+}
+
 case $check in
 determinism)
 	run "$scn/smoke.scn" --seed 7 || fail "smoke seed 7: $(cat "$out/stderr")"
@@ -99,27 +127,10 @@ scale)
 	;;
 teeth)
 	# With the topology manager every seed of faults.scn passes; with
-	# leases and epoch fencing switched off (--unsafe) some seed must be
-	# caught: exit 1, a linearizability violation on the mirrored volume,
-	# and the command that reproduces it, flags included. A sweep rather
-	# than one seed, so that the test does not hang on one trajectory.
-	caught=""
-	for seed in 1 2 3 4 5 6 7 8; do
-		run "$scn/faults.scn" --seed "$seed" ||
-			fail "faults seed $seed failed: $(tail -3 "$out/stderr")"
-		set +e
-		run "$scn/faults.scn" --seed "$seed" --unsafe no-leases --unsafe no-fencing; rc=$?
-		set -e
-		[ $rc -eq 0 ] && continue
-		[ $rc -eq 1 ] || fail "seed $seed without leases and fencing exited $rc"
-		grep -q "linearizability violation (volume 2, block" "$out/stdout" || continue
-		grep -q "rerun with .mesh-sim .*faults.scn --seed $seed --unsafe no-leases --unsafe no-fencing" \
-			"$out/stderr" || fail "seed $seed: the failure does not print the scenario, seed and flags"
-		grep "First linearizability" "$out/stdout"
-		caught="$caught $seed"
-	done
-	[ -n "$caught" ] || fail "no seed of 1-8 caught a violation with leases and fencing off"
-	echo "caught without leases and fencing: seeds$caught"
+	# leases and epoch fencing switched off some seed must be caught on
+	# the mirrored volume (volume 2).
+	caught_in_some_seed faults 8 "" "linearizability violation (volume 2, block" \
+		--unsafe no-leases --unsafe no-fencing
 	# Resync: the rolling restart passes, and so does the move of a
 	# failed drive's replicas to spares; marking rebuilt replicas active
 	# without copying them what they lack must be caught.
@@ -128,23 +139,8 @@ teeth)
 	# Reads from any active copy: smoke passes with replicas ahead of the
 	# tail answering reads; when they answer without looking at unsettled
 	# writes, some seed must show a value and then an older one.
-	caught=""
-	for seed in 1 2 3 4 5 6; do
-		run "$scn/smoke.scn" --seed "$seed" || fail "smoke seed $seed: $(tail -3 "$out/stderr")"
-		grep -q "reads answered ahead of the tail; sent on to the tail | [1-9][0-9]*; [1-9]" \
-			"$out/stdout" || fail "smoke seed $seed: no read answered ahead of the tail"
-		set +e
-		run "$scn/smoke.scn" --seed "$seed" --unsafe no-settle-check; rc=$?
-		set -e
-		[ $rc -eq 0 ] && continue
-		[ $rc -eq 1 ] || fail "smoke seed $seed without the settle check exited $rc"
-		grep -q "rerun with .mesh-sim .*smoke.scn --seed $seed --unsafe no-settle-check" \
-			"$out/stderr" || fail "smoke seed $seed: the failure does not print its flags"
-		grep "First linearizability" "$out/stdout"
-		caught="$caught $seed"
-	done
-	[ -n "$caught" ] || fail "no seed of 1-6 caught a violation without the settle check"
-	echo "caught without the settle check: seeds$caught"
+	caught_in_some_seed smoke 6 "reads answered ahead of the tail; sent on to the tail | [1-9][0-9]*; [1-9]" \
+		"First linearizability violation" --unsafe no-settle-check
 	;;
 sweep)
 	# Every consistency scenario (scripts/sweep.sh) over two seeds: no

@@ -3,7 +3,8 @@
  * real files in /dev/shm (tmpfs) and /var/tmp, with O_DIRECT where the
  * file system takes it (each run prints which). Data written comes
  * back, on the drive and in the file; completions carry the cookie and
- * signal the eventfd; the queue depth, the end of the drive and O_DIRECT
+ * signal the eventfd, and nothing reaches the kernel before a flush;
+ * the queue depth, the end of the drive and O_DIRECT
  * alignment are enforced with their errno; a missing directory is a clear
  * error.
  */
@@ -41,9 +42,11 @@ static void on_done(void *arg, uint64_t cookie, int result)
 	d->results[d->count++] = result;
 }
 
-/* Reap until @count completions arrived, waiting on the eventfd. */
+/* Hand the queued requests to the kernel, then reap until @count
+ * completions arrived, waiting on the eventfd. */
 static void reap_until(struct mesh_uring_drive *drive, struct done *d, unsigned count)
 {
+	assert_int_equal(mesh_uring_drive_flush(drive), 0);
 	for (int spins = 0; d->count < count && spins < 1000; spins++) {
 		struct pollfd p = { .fd = mesh_uring_drive_eventfd(drive), .events = POLLIN };
 
@@ -155,6 +158,11 @@ static void limits_get_their_errno(void **state)
 	}
 	io.buf = bufs[DEPTH];
 	assert_int_equal(mesh_uring_drive_submit(drive, &io), -EAGAIN);
+	/* Queued, not yet submitted: nothing completes before the flush. */
+	struct pollfd p = { .fd = mesh_uring_drive_eventfd(drive), .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 20), 0);
+	assert_int_equal(mesh_uring_drive_reap(drive, on_done, &d), 0);
 	reap_until(drive, &d, DEPTH);
 	for (unsigned i = 0; i < DEPTH; i++)
 		assert_int_equal(d.results[i], BLOCK);
