@@ -3,6 +3,7 @@
  */
 #include "core/group.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -237,4 +238,62 @@ uint64_t mesh_group_lease_client_end_ns(uint64_t sent_ns, uint64_t lease_ns, uin
 bool mesh_group_lease_expired(uint64_t granted_ns, uint64_t lease_ns, uint64_t now_ns)
 {
 	return now_ns >= granted_ns && now_ns - granted_ns >= lease_ns;
+}
+
+/* Candidates looked at after the lowest replica: enough to leave a rack of
+ * any sensible size, few enough to stay cheap at 100,000 targets. */
+#define WITNESS_CANDIDATES_MAX 64u
+
+static uint32_t witness_pick(const struct mesh_segment *seg, uint32_t copies,
+			     const uint32_t *domain_of, uint32_t targets)
+{
+	uint32_t low = UINT32_MAX, pick = UINT32_MAX;
+
+	for (uint32_t r = 0; r < copies; r++)
+		low = seg->replicas[r].target < low ? seg->replicas[r].target : low;
+	for (uint32_t k = 1; k <= WITNESS_CANDIDATES_MAX && k < targets; k++) {
+		uint32_t cand = (low + k) % targets;
+		bool holder = false, same_domain = false;
+
+		for (uint32_t r = 0; r < copies; r++) {
+			holder |= seg->replicas[r].target == cand;
+			same_domain |= domain_of[seg->replicas[r].target] == domain_of[cand];
+		}
+		if (holder)
+			continue;
+		if (pick == UINT32_MAX)
+			pick = cand;
+		if (!same_domain)
+			return cand;
+	}
+	return pick;
+}
+
+int mesh_group_initial(const struct mesh_segment *seg, uint32_t copies, const uint32_t *domain_of,
+		       uint32_t targets, struct mesh_group_config *out)
+{
+	assert(copies >= 1 && copies <= MESH_LAYOUT_COPIES_MAX);
+	*out = (struct mesh_group_config){
+		.group = seg->group, .epoch = 1, .bytes = seg->bytes, .copies = (uint8_t)copies,
+	};
+	for (uint32_t r = 0; r < copies; r++) {
+		assert(seg->replicas[r].target < targets);
+		out->members[out->member_count++] = (struct mesh_group_member){
+			.node = seg->replicas[r].target,
+			.drive = seg->replicas[r].drive,
+			.offset = seg->replicas[r].drive_offset,
+			.role = MESH_MEMBER_REPLICA,
+			.state = MESH_MEMBER_ACTIVE,
+		};
+	}
+	if (copies % 2 == 0) {
+		uint32_t w = witness_pick(seg, copies, domain_of, targets);
+
+		if (w == UINT32_MAX)
+			return -ENOSPC;
+		out->members[out->member_count++] = (struct mesh_group_member){
+			.node = w, .role = MESH_MEMBER_WITNESS, .state = MESH_MEMBER_ACTIVE,
+		};
+	}
+	return 0;
 }

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/layout.h"
 #include "core/proto.h"
 
 /* The drift bound the protocol may assume, parts per million. */
@@ -51,6 +52,19 @@ enum mesh_group_change {
  * least one active replica. Returns 0 or -EINVAL with *@why (may be NULL).
  */
 int mesh_group_check(const struct mesh_group_config *c, const char **why);
+
+/**
+ * The configuration segment @seg of a layout with @copies copies starts
+ * from: its replicas in layout order, all active at epoch 1, and when the
+ * copy count is even a witness. The witness is a function of the replicas
+ * alone (the first target after the lowest replica id that holds no copy,
+ * in a failure domain of its own when one is near), so groups that share
+ * replicas share their witness and a target's peers stay few. Targets are
+ * nodes 0..@targets-1; @domain_of gives each one's failure domain.
+ * Returns 0, or -ENOSPC when no target is left to be the witness.
+ */
+int mesh_group_initial(const struct mesh_segment *seg, uint32_t copies, const uint32_t *domain_of,
+		       uint32_t targets, struct mesh_group_config *out);
 
 /** Voters: every member (replicas and the witness). */
 unsigned mesh_group_voters(const struct mesh_group_config *c);

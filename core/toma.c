@@ -1392,6 +1392,37 @@ const struct mesh_group_config *mesh_toma_config_at(const struct mesh_toma *t, u
 	return i < t->count ? &t->groups[i]->d.config : NULL;
 }
 
+static bool listed(const uint32_t *ids, unsigned count, uint32_t id)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (ids[i] == id)
+			return true;
+	}
+	return false;
+}
+
+unsigned mesh_toma_replica_peers(const struct mesh_toma *t, uint32_t *out, unsigned max)
+{
+	uint32_t self = t->env->self;
+	unsigned count = 0;
+
+	for (uint32_t i = 0; i < t->count; i++) {
+		const struct mesh_group_config *c = &t->groups[i]->d.config;
+		int me = mesh_group_member_of(c, self);
+
+		if (me < 0 || c->members[me].role != MESH_MEMBER_REPLICA)
+			continue;
+		for (unsigned k = 0; k < c->member_count && count < max; k++) {
+			uint32_t node = c->members[k].node;
+
+			if (c->members[k].role == MESH_MEMBER_REPLICA && node != self &&
+			    !listed(out, count, node))
+				out[count++] = node;
+		}
+	}
+	return count;
+}
+
 int mesh_toma_request(struct mesh_toma *t, uint64_t group, enum mesh_group_change change,
 		      uint32_t node, uint64_t epoch)
 {

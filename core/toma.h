@@ -159,6 +159,15 @@ uint32_t mesh_toma_group_count(const struct mesh_toma *t);
 const struct mesh_group_config *mesh_toma_config_at(const struct mesh_toma *t, uint32_t i);
 
 /**
+ * The heartbeat peers membership gives this node: the other replicas of
+ * the groups it holds a replica of, in the configurations it holds now (a
+ * spare joined, a replaced replica left). A witness watches nobody: it
+ * votes only when asked. Writes up to @max distinct node ids into @out
+ * and returns how many.
+ */
+unsigned mesh_toma_replica_peers(const struct mesh_toma *t, uint32_t *out, unsigned max);
+
+/**
  * Ask for @change of member @node of @group, to be built on the
  * configuration of epoch @epoch only (the resync asks MARK_ACTIVE under the
  * epoch its copy ran in). Dropped once the group's epoch moves past

@@ -107,8 +107,13 @@ void mesh_uring_drive_close(struct mesh_uring_drive *d)
 		io_uring_queue_exit(&d->ring);
 	if (d->efd >= 0)
 		close(d->efd);
-	if (d->fd >= 0)
+	if (d->fd >= 0) {
+		/* What was acknowledged through the page cache reaches the
+		 * device before the drive is let go (no-op with O_DIRECT on
+		 * most devices, and for memory). */
+		(void)fdatasync(d->fd);
 		close(d->fd);
+	}
 	free(d->slots);
 	free(d->free_slots);
 	free(d);

@@ -32,6 +32,7 @@ struct mesh_uring_drive;
 int mesh_uring_drive_open(const char *path, uint64_t bytes, unsigned queue_depth,
 			  struct mesh_uring_drive **out, const char **why);
 
+/** Write back what the page cache holds (fdatasync), then close. NULL is a no-op. */
 void mesh_uring_drive_close(struct mesh_uring_drive *d);
 
 uint64_t mesh_uring_drive_bytes(const struct mesh_uring_drive *d);

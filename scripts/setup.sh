@@ -51,3 +51,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "setup: all ${#packages[@]} packages already installed"
 fi
+
+# fio's headers for the fio engine: Debian's fio source, configured.
+"$(dirname "$0")/fio-source.sh" "$(dirname "$0")/../build/fio-src"

@@ -310,28 +310,13 @@ static bool in_peers(const uint32_t *peers, uint32_t count, uint32_t node)
 	return false;
 }
 
-/* Heartbeat peers follow membership: the other replicas of the groups
- * this node holds a replica of, in the configurations it holds now (a
- * spare joined, a replaced replica left). Up to the heartbeat's limit. */
+/* Heartbeat peers follow membership (mesh_toma_replica_peers), up to the
+ * heartbeat's limit. */
 static void peers_follow(struct simnode *n)
 {
-	uint32_t want[MESH_HEARTBEAT_PEERS_MAX], count = 0;
-	uint32_t groups = mesh_toma_group_count(n->node.toma);
+	uint32_t want[MESH_HEARTBEAT_PEERS_MAX];
+	unsigned count = mesh_toma_replica_peers(n->node.toma, want, MESH_HEARTBEAT_PEERS_MAX);
 
-	for (uint32_t i = 0; i < groups; i++) {
-		const struct mesh_group_config *c = mesh_toma_config_at(n->node.toma, i);
-		int self = mesh_group_member_of(c, n->id);
-
-		if (self < 0 || c->members[self].role != MESH_MEMBER_REPLICA)
-			continue;
-		for (unsigned k = 0; k < c->member_count; k++) {
-			uint32_t node = c->members[k].node;
-
-			if (c->members[k].role == MESH_MEMBER_REPLICA && node != n->id &&
-			    !in_peers(want, count, node) && count < MESH_HEARTBEAT_PEERS_MAX)
-				want[count++] = node;
-		}
-	}
 	if (!n->peers && !(n->peers = calloc(MESH_HEARTBEAT_PEERS_MAX, sizeof(*n->peers))))
 		return;
 	for (uint32_t i = 0; n->node.heartbeat && i < n->peer_count; i++) {

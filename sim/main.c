@@ -25,7 +25,7 @@
 #include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/sim.h"
-#include "sim/units.h"
+#include "core/units.h"
 
 #define EXIT_VIOLATION 1
 #define EXIT_USAGE 2

@@ -31,7 +31,7 @@
 #include "sim/scenario.h"
 #include "sim/sg_wait.h"
 #include "sim/sim.h"
-#include "sim/units.h"
+#include "core/units.h"
 
 static struct {
 	uint32_t nodes;

@@ -225,85 +225,44 @@ static int peer_add(struct simnode *n, uint32_t peer)
 	return 0;
 }
 
-/* A witness for a group of an even copy count: a target that holds no
- * copy, in a rack of its own when one is near. It is a function of the
- * replicas alone (the targets after the lowest replica id), so groups that
- * share replicas share their witness: with copyset placement a target
- * then has as few heartbeat peers as its scatter width allows, where a
- * random witness per group would give it peers all over the cluster. */
-static uint32_t witness_pick(struct mesh_sim *sim, const struct mesh_segment *seg, uint32_t copies)
-{
-	const struct mesh_scenario *s = sim->scn;
-	uint32_t targets = s->topology.targets, low = UINT32_MAX, pick = UINT32_MAX;
-
-	for (uint32_t r = 0; r < copies; r++)
-		low = seg->replicas[r].target < low ? seg->replicas[r].target : low;
-	for (uint32_t k = 1; k <= 64 && k < targets; k++) {
-		uint32_t cand = (low + k) % targets; /* targets are nodes 0..targets-1 */
-		bool holder = false, same_rack = false;
-
-		for (uint32_t r = 0; r < copies; r++) {
-			holder |= seg->replicas[r].target == cand;
-			same_rack |= mesh_scenario_rack(s, seg->replicas[r].target) ==
-				     mesh_scenario_rack(s, cand);
-		}
-		if (holder)
-			continue;
-		if (pick == UINT32_MAX)
-			pick = cand;
-		if (!same_rack)
-			return cand;
-	}
-	return pick;
-}
-
-/* Every segment is a protection group: its replicas, in layout order, and
- * a witness when the copy count is even, all active at epoch 1. */
+/* Every segment is a protection group (mesh_group_initial): its
+ * replicas, in layout order, and a witness when the copy count is even,
+ * all active at epoch 1. Targets are nodes 0..targets-1. */
 static int groups_make(struct mesh_sim *sim)
 {
+	const struct mesh_scenario *s = sim->scn;
+	uint32_t targets = s->topology.targets;
+	uint32_t *racks = calloc(targets ? targets : 1, sizeof(*racks));
+	int rc = 0;
+
 	for (uint32_t v = 0; v < sim->volume_count; v++)
 		sim->group_count += sim->volumes[v].layout.segment_count;
 	sim->groups = calloc(sim->group_count ? sim->group_count : 1, sizeof(*sim->groups));
-	if (!sim->groups)
+	if (!sim->groups || !racks) {
+		free(racks);
 		return -ENOMEM;
-	for (uint32_t v = 0; v < sim->volume_count; v++) {
+	}
+	for (uint32_t t = 0; t < targets; t++)
+		racks[t] = mesh_scenario_rack(s, t);
+	for (uint32_t v = 0; rc == 0 && v < sim->volume_count; v++) {
 		const struct mesh_layout *l = &sim->volumes[v].layout;
 
-		for (uint32_t sg = 0; sg < l->segment_count; sg++) {
+		for (uint32_t sg = 0; rc == 0 && sg < l->segment_count; sg++) {
 			const struct mesh_segment *seg = &l->segments[sg];
-			struct mesh_group_config *c;
 
-			if (seg->group == 0 || seg->group > sim->group_count)
-				return -EINVAL;
-			c = &sim->groups[seg->group - 1];
-			*c = (struct mesh_group_config){
-				.group = seg->group, .epoch = 1, .bytes = seg->bytes,
-				.copies = (uint8_t)l->copies,
-			};
-			for (uint32_t r = 0; r < l->copies; r++)
-				c->members[c->member_count++] = (struct mesh_group_member){
-					.node = seg->replicas[r].target,
-					.drive = seg->replicas[r].drive,
-					.offset = seg->replicas[r].drive_offset,
-					.role = MESH_MEMBER_REPLICA,
-					.state = MESH_MEMBER_ACTIVE,
-				};
-			if (l->copies % 2 == 0) {
-				uint32_t w = witness_pick(sim, seg, l->copies);
-
-				if (w == UINT32_MAX) {
-					fprintf(stderr, "mesh-sim: group %" PRIu64 ": no target "
-							"left to be its witness\n", seg->group);
-					return -EINVAL;
-				}
-				c->members[c->member_count++] = (struct mesh_group_member){
-					.node = w, .role = MESH_MEMBER_WITNESS,
-					.state = MESH_MEMBER_ACTIVE,
-				};
+			if (seg->group == 0 || seg->group > sim->group_count) {
+				rc = -EINVAL;
+				break;
 			}
+			rc = mesh_group_initial(seg, l->copies, racks, targets,
+						&sim->groups[seg->group - 1]);
+			if (rc)
+				fprintf(stderr, "mesh-sim: group %" PRIu64 ": no target "
+						"left to be its witness\n", seg->group);
 		}
 	}
-	return 0;
+	free(racks);
+	return rc;
 }
 
 /* Replicas that are not active in their group's newest configuration

@@ -5,7 +5,7 @@
  * Parsing goes one line at a time: the line is cut into words, the first
  * word picks a statement, key=value words are checked against that
  * statement's keys (unknown, repeated or missing keys are errors) and each
- * value goes through the strict parsers of sim/units.h with its range.
+ * value goes through the strict parsers of core/units.h with its range.
  * What one line cannot judge on its own (node sets against the topology,
  * workloads against volumes, times against the duration) is left to
  * validation, which runs at the end of parsing and again whenever a caller
@@ -23,7 +23,7 @@
 
 #include "core/copyset.h"
 #include "sim/copyset_study.h"
-#include "sim/units.h"
+#include "core/units.h"
 
 /* Longest line, words per line and file size: far above any real scenario,
  * low enough that the parser needs no allocation. */

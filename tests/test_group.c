@@ -255,6 +255,51 @@ static void client_lease_ends_before_any_voters_in_real_time(void **state)
 	assert_false(mesh_group_lease_expired(100, 50, 99)); /* clock went back: keep waiting */
 }
 
+static void initial_group_has_a_witness_in_another_domain_when_copies_are_even(void **state)
+{
+	/* Targets 0..5 in domains 0,0,1,1,2,2; copies on targets 2 and 3. */
+	const uint32_t domain_of[6] = { 0, 0, 1, 1, 2, 2 };
+	struct mesh_segment seg = { .bytes = 1 << 20, .group = 9 };
+	struct mesh_group_config c;
+	const char *why = NULL;
+
+	(void)state;
+	seg.replicas[0] = (struct mesh_replica){ .target = 3, .drive = 1, .drive_offset = 8192 };
+	seg.replicas[1] = (struct mesh_replica){ .target = 2, .drive = 0, .drive_offset = 0 };
+	assert_int_equal(mesh_group_initial(&seg, 2, domain_of, 6, &c), 0);
+	assert_int_equal(mesh_group_check(&c, &why), 0);
+	assert_int_equal(c.epoch, 1);
+	assert_int_equal(c.group, 9);
+	assert_int_equal(c.member_count, 3);
+	/* Replicas keep layout order (the chain); the witness is target 4:
+	 * the first after the lowest replica outside domain 1. */
+	assert_int_equal(c.members[0].node, 3);
+	assert_int_equal(c.members[0].drive, 1);
+	assert_int_equal(c.members[0].offset, 8192);
+	assert_int_equal(c.members[1].node, 2);
+	assert_int_equal(c.members[2].node, 4);
+	assert_int_equal(c.members[2].role, MESH_MEMBER_WITNESS);
+
+	/* Three copies need no witness. */
+	seg.replicas[2] = (struct mesh_replica){ .target = 5 };
+	assert_int_equal(mesh_group_initial(&seg, 3, domain_of, 6, &c), 0);
+	assert_int_equal(c.member_count, 3);
+	for (unsigned m = 0; m < 3; m++)
+		assert_int_equal(c.members[m].role, MESH_MEMBER_REPLICA);
+}
+
+static void initial_group_without_a_target_for_its_witness_is_refused(void **state)
+{
+	const uint32_t domain_of[2] = { 0, 1 };
+	struct mesh_segment seg = { .bytes = 1 << 20, .group = 1 };
+	struct mesh_group_config c;
+
+	(void)state;
+	seg.replicas[0] = (struct mesh_replica){ .target = 0 };
+	seg.replicas[1] = (struct mesh_replica){ .target = 1 };
+	assert_int_equal(mesh_group_initial(&seg, 2, domain_of, 2, &c), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +311,8 @@ int main(void)
 		cmocka_unit_test(commit_needs_a_majority_and_every_active_member),
 		cmocka_unit_test(commit_rule_matches_its_definition_on_every_subset),
 		cmocka_unit_test(client_lease_ends_before_any_voters_in_real_time),
+		cmocka_unit_test(initial_group_has_a_witness_in_another_domain_when_copies_are_even),
+		cmocka_unit_test(initial_group_without_a_target_for_its_witness_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

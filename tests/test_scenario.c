@@ -1,6 +1,6 @@
 /*
  * tests/test_scenario.c: the scenario format (sim/scenario.h) and the unit
- * parsers under it (sim/units.h).
+ * parsers under it (core/units.h).
  *
  * Valid files are checked field by field; malformed ones must fail with one
  * line naming the file, the line at fault and what was expected there, since
@@ -19,7 +19,7 @@
 #include <errno.h>
 
 #include "sim/scenario.h"
-#include "sim/units.h"
+#include "core/units.h"
 #include "prop.h"
 
 #define ERR_BYTES 512

@@ -8,7 +8,7 @@
  * scaled with integer arithmetic so that "1.1GiB" is exact or refused,
  * never rounded.
  */
-#include "sim/units.h"
+#include "core/units.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
- * sim/units.h: strict parsing and formatting of the quantities in scenario
- * files and on the simulator's command line: sizes, durations, bandwidths,
- * probabilities and bounded unsigned integers.
+ * core/units.h: strict parsing and formatting of the quantities in scenario
+ * files, cluster configuration files and command lines: sizes, durations,
+ * bandwidths, probabilities and bounded unsigned integers.
  *
  * A value is an unsigned decimal number, optionally with a fraction
  * ("1.5GiB", "2.5ms"), followed at once by its unit. No sign, no spaces, no
@@ -10,8 +10,8 @@
  * a whole number of the result's unit ("1.5B" is an error). Values that do
  * not fit, or lie outside a stated range, are -ERANGE.
  */
-#ifndef MESH_SIM_UNITS_H
-#define MESH_SIM_UNITS_H
+#ifndef MESH_CORE_UNITS_H
+#define MESH_CORE_UNITS_H
 
 #include <stddef.h>
 #include <stdint.h>
