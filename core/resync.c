@@ -90,7 +90,11 @@ int mesh_resync_create(const struct mesh_env *env, const struct mesh_resync_conf
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->buffers = malloc((size_t)cfg->inflight * cfg->chunk_bytes);
+	/* Page-aligned, with chunks of whole sectors: drives opened with
+	 * O_DIRECT take every chunk's buffer as it is. */
+	size_t bytes = (size_t)cfg->inflight * cfg->chunk_bytes;
+
+	r->buffers = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
 	if (!r->buffers) {
 		free(r);
 		return -ENOMEM;

@@ -105,6 +105,7 @@ int mesh_volume_open(const struct mesh_volume_options *o, struct mesh_volume **o
 {
 	struct mesh_volume *v;
 	struct mesh_host_config hcfg = { 0 };
+	const char *log_env;
 	char err[512];
 	int rc = options_check(o), vol;
 
@@ -132,6 +133,10 @@ int mesh_volume_open(const struct mesh_volume_options *o, struct mesh_volume **o
 	v->io_timeout_ns = o->io_timeout_ns ? o->io_timeout_ns : v->conf->io_timeout_ns;
 	v->spin_ns = o->spin_ns ? o->spin_ns : MESH_VOLUME_SPIN_NS_DEFAULT;
 	hcfg.log_level = o->log_level;
+	log_env = getenv(MESH_VOLUME_LOG_ENV);
+	if (log_env && mesh_log_level_parse(log_env, &hcfg.log_level))
+		fprintf(stderr, "libmesh: %s=%s: expected error, warn, info or debug; ignored\n",
+			MESH_VOLUME_LOG_ENV, log_env);
 	hcfg.self = o->client_id;
 	rc = hcfg.self ? 0 : client_id_draw(&hcfg.self);
 	if (rc == 0)

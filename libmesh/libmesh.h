@@ -29,6 +29,9 @@
  * sleeps in the kernel: a wake-up costs tens of microseconds here. */
 #define MESH_VOLUME_SPIN_NS_DEFAULT 20000u
 #define MESH_VOLUME_SPIN_NS_MAX 10000000u
+/* The environment variable that overrides the log level (error, warn,
+ * info, debug), e.g. to see a client's retries under fio. */
+#define MESH_VOLUME_LOG_ENV "MESH_LOG_LEVEL"
 
 struct mesh_volume_options {
 	const char *config;       /* the cluster configuration file */

@@ -28,6 +28,7 @@ struct mesh_storage {
 	struct mesh_pool pool;          /* for spares: every drive of the file */
 	uint32_t peers[MESH_HEARTBEAT_PEERS_MAX];
 	unsigned peer_count;
+	uint64_t copies_logged;         /* resync copies already reported */
 };
 
 static bool listed(const uint32_t *ids, unsigned count, uint32_t id)
@@ -44,13 +45,20 @@ static void peers_follow(struct mesh_storage *s)
 {
 	struct mesh_heartbeat *hb = s->node->heartbeat;
 	uint32_t want[MESH_HEARTBEAT_PEERS_MAX];
-	unsigned count = mesh_toma_replica_peers(s->node->toma, want, MESH_HEARTBEAT_PEERS_MAX);
+	unsigned count;
 
-	for (unsigned i = 0; hb && i < s->peer_count; i++) {
+	/* A group resumed from the metadata store reports its configuration
+	 * before the heartbeat is made: remember nothing then, or roles_start's
+	 * call would find every peer added already and the heartbeat would
+	 * have none (a restarted target neither beats nor hears its peers). */
+	if (!hb)
+		return;
+	count = mesh_toma_replica_peers(s->node->toma, want, MESH_HEARTBEAT_PEERS_MAX);
+	for (unsigned i = 0; i < s->peer_count; i++) {
 		if (!listed(want, count, s->peers[i]))
 			mesh_heartbeat_peer_remove(hb, s->peers[i]);
 	}
-	for (unsigned i = 0; hb && i < count; i++) {
+	for (unsigned i = 0; i < count; i++) {
 		if (!listed(s->peers, s->peer_count, want[i]))
 			mesh_heartbeat_peer_add(hb, want[i]);
 	}
@@ -64,8 +72,20 @@ static void on_config(void *arg, const struct mesh_group_config *c)
 
 	mesh_log_info(&s->node->env, "group %llu: epoch %llu", (unsigned long long)c->group,
 		      (unsigned long long)c->epoch);
-	if (s->node->resync)
+	if (s->node->resync) {
+		struct mesh_resync_stats st;
+
 		mesh_resync_on_config(s->node->resync, c);
+		mesh_resync_stats(s->node->resync, &st);
+		if (st.copies_done != s->copies_logged) {
+			mesh_log_info(&s->node->env, "resync: %llu copies done from here (%llu of "
+				      "whole segments), %llu bytes copied in all",
+				      (unsigned long long)st.copies_done,
+				      (unsigned long long)st.full_copies,
+				      (unsigned long long)st.bytes_copied);
+			s->copies_logged = st.copies_done;
+		}
+	}
 	peers_follow(s);
 }
 

@@ -26,21 +26,43 @@
  * - Messages are limited to the smaller of both sides' msg_bytes_max;
  *   above it send() returns -EMSGSIZE. Empty messages are -EINVAL.
  * - send() copies the message into one of a bounded number of send slots
- *   (mesh_fabric_options.tx_bytes); when all wait for their completion, or
- *   the provider's queue is full, it returns -EAGAIN and leaves no trace.
- * - rkeys: with providers that address remote memory by virtual address
- *   (FI_MR_VIRT_ADDR, e.g. shm) the rkey packs the region's base address
- *   into its low 48 bits and a 16-bit generation into the high bits, so the
- *   peer needs nothing but the rkey; other providers (tcp;ofi_rxm) get a
- *   counter. The rkey is also the fabric key (we ask for it; providers that
+ *   (mesh_fabric_options.tx_bytes) and returns 0; a message the provider
+ *   cannot take yet (its queue is full, or the first messages to a new
+ *   peer while rxm connects or shm maps the peer) waits in order and is
+ *   posted by poll(). With every slot taken send() returns -EAGAIN and
+ *   leaves no trace. RMA works the same way with its own contexts
+ *   (mesh_fabric_options.rma_depth).
+ * - rkeys: the rkey is also the fabric key (we ask for it: providers that
  *   insist on choosing keys, FI_MR_PROV_KEY, or on registered local
- *   buffers, FI_MR_LOCAL, are not offered and so not used).
- *   A revoked rkey is never handed out again, except that a VIRT_ADDR key
- *   could come back after 65536 more exposes of the same base address.
- * - RMA failures: the providers report a bad, revoked or under-privileged
- *   key and an access past the region alike (the target checks both), so
- *   all of them complete with -EACCES; -ERANGE is returned at once only when
- *   offset + len cannot address anything (overflow). Anything else is -EIO.
+ *   buffers, FI_MR_LOCAL, are not offered and so not used). It carries the
+ *   region's access bits, and with providers that address remote memory by
+ *   virtual address (FI_MR_VIRT_ADDR, e.g. shm) also the region's base
+ *   address in its low 48 bits and a 14-bit generation in the top bits,
+ *   so the peer needs nothing but the rkey. Other providers (tcp;ofi_rxm)
+ *   get a counter. A revoked rkey is not handed out again, except that a
+ *   VIRT_ADDR key could come back after 16384 more exposes of the same
+ *   base address with the same access.
+ * - Access bits are checked by the initiator from the rkey: an RMA the
+ *   key does not allow completes with -EACCES without reaching the
+ *   fabric (tcp;ofi_rxm 1.17 does not check FI_REMOTE_WRITE itself).
+ *   -ERANGE is returned at once only when offset + len cannot address
+ *   anything (overflow).
+ * - Writes are posted with FI_DELIVERY_COMPLETE: their RMA_DONE means the
+ *   bytes are in the target's memory. Endpoints ask for FI_ORDER_SAW, so a
+ *   message sent after a write is processed after it; for shm this also
+ *   turns off its "fast RMA" path, which copies with process_vm_writev
+ *   without ever looking at the key.
+ * - Accesses the target refuses (revoked or unknown key, past the region),
+ *   as libfabric 1.17 reports them:
+ *   - tcp;ofi_rxm: the target drops its connection to the initiator; the
+ *     refused operation completes with FI_ECANCELED, later ones to that
+ *     peer with FI_ENOTCONN, both as -EIO. The fabric path to that peer
+ *     stays broken (the control socket, and so the connection, stays up):
+ *     KNOWN GAP, the connection should go down so that a reconnect gets a
+ *     fresh path.
+ *   - shm: the target refuses but never answers, so a refused read, or a
+ *     refused write (delivery complete), never completes: KNOWN GAP.
+ *   Neither provider tells bounds from key errors, so -ERANGE is not seen.
  * - Progress is manual with both providers: the side that exposed memory
  *   must keep calling poll() for RMA against it to complete.
  * - wait_fd(): with tcp the endpoint's epoll set, holding the completion

@@ -29,6 +29,10 @@
  *   message into a free one and posts it; with none free it returns
  *   -EAGAIN. A buffer is free again once the peer's adapter acknowledged it.
  * - rma_depth RMA slots, each with a bounce buffer of rma_bounce_bytes.
+ * Pinned memory per connection: (recv_depth + send_depth) × msg_bytes_max +
+ * rma_depth × rma_bounce_bytes; with every default (msg_bytes_max =
+ * MESH_PROTO_MSG_MAX) about 36 MiB. Shrink msg_bytes_max or the depths for
+ * many connections.
  * Back-pressure: the queue pair retries forever while the peer has no
  * receive posted (rnr_retry 7), so a peer that stops polling stalls the
  * sender's send buffers and its send() returns -EAGAIN; nothing is lost.
