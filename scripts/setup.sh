@@ -16,6 +16,7 @@ packages=(
   liburing-dev                                   # io_uring drive back end
   fio dpkg-dev                                   # benchmarks; apt-get source fio
   gnuplot-nox jq                                 # plots of results/
+  nbdkit                                         # NBD baseline (scripts/bench-datapath.sh)
 )
 
 sudo=()

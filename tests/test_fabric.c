@@ -49,6 +49,8 @@ static const char *node_cur;
 /* Events one side may hold copied and unexamined. */
 #define T_QUEUE_CAP 8192u
 #define T_POLL_MAX 64u
+
+#include "tp_side.h"
 /* Messages in the in-flight test. */
 #define T_BURST 3000u
 
@@ -68,22 +70,6 @@ static void log_capture(void *ctx, const char *line)
 }
 
 /* ---- endpoints and copied events ---- */
-
-struct tev {
-	enum mesh_tp_event_type type;
-	struct mesh_conn *conn;
-	int status;
-	uint64_t cookie;
-	size_t len;
-	uint8_t *data; /* a copy; RECV data only lives until the next poll */
-};
-
-struct side {
-	struct mesh_transport *t;
-	struct tev q[T_QUEUE_CAP];
-	unsigned head;
-	unsigned count;
-};
 
 struct world {
 	struct side a; /* listens */
@@ -133,13 +119,6 @@ static int world_setup(void **state)
 	return 0;
 }
 
-static void side_clear(struct side *s)
-{
-	for (; s->count; s->count--, s->head = (s->head + 1) % T_QUEUE_CAP)
-		free(s->q[s->head].data);
-	s->head = 0;
-}
-
 static int world_teardown(void **state)
 {
 	struct world *w = *state;
@@ -150,45 +129,6 @@ static int world_teardown(void **state)
 	}
 	free(w);
 	return 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One poll() of @s into its queue, copying RECV bytes. Returns how many. */
-static int pump(struct side *s)
-{
-	struct mesh_tp_event ev[T_POLL_MAX];
-	unsigned room = T_QUEUE_CAP - s->count;
-	unsigned max = room < T_POLL_MAX ? room : T_POLL_MAX;
-	if (!s->t || max == 0)
-		return 0;
-	int n = ops->poll(s->t, ev, max);
-	assert_true(n >= 0 && (unsigned)n <= max);
-	for (int i = 0; i < n; i++) {
-		struct tev *e = &s->q[(s->head + s->count++) % T_QUEUE_CAP];
-		*e = (struct tev){
-			.type = ev[i].type,
-			.conn = ev[i].conn,
-			.status = ev[i].status,
-			.cookie = ev[i].cookie,
-			.len = ev[i].len,
-		};
-		assert_non_null(ev[i].conn);
-		if (ev[i].type == MESH_TP_RECV) {
-			assert_true(ev[i].len > 0 && ev[i].len <= T_MSG_MAX);
-			e->data = malloc(ev[i].len);
-			assert_non_null(e->data);
-			memcpy(e->data, ev[i].data, ev[i].len);
-		} else {
-			assert_null(ev[i].data);
-		}
-	}
-	return n;
 }
 
 static void pump_all(struct world *w)
@@ -229,10 +169,7 @@ static struct tev next_ev(struct world *w, struct side *s)
 		assert_true(now_ms() < end);
 		nap(w, 10);
 	}
-	struct tev e = s->q[s->head];
-	s->head = (s->head + 1) % T_QUEUE_CAP;
-	s->count--;
-	return e;
+	return side_pop(s);
 }
 
 /* Nothing arrives anywhere for a while. */
@@ -246,34 +183,6 @@ static void expect_quiet(struct world *w)
 		assert_int_equal(w->c.count, 0);
 		nap(w, 10);
 	}
-}
-
-static void expect_type(struct world *w, struct side *s, enum mesh_tp_event_type type,
-			struct mesh_conn *c)
-{
-	struct tev e = next_ev(w, s);
-	assert_int_equal(e.type, type);
-	assert_ptr_equal(e.conn, c);
-	free(e.data);
-}
-
-static void expect_recv(struct world *w, struct side *s, struct mesh_conn *c, const void *want,
-			size_t len)
-{
-	struct tev e = next_ev(w, s);
-	assert_int_equal(e.type, MESH_TP_RECV);
-	assert_ptr_equal(e.conn, c);
-	assert_int_equal(e.len, len);
-	assert_memory_equal(e.data, want, len);
-	free(e.data);
-}
-
-static void expect_down(struct world *w, struct side *s, struct mesh_conn *c, int status)
-{
-	struct tev e = next_ev(w, s);
-	assert_int_equal(e.type, MESH_TP_CONN_DOWN);
-	assert_ptr_equal(e.conn, c);
-	assert_int_equal(e.status, status);
 }
 
 /* The status of the RMA_DONE that must come next at @s for @c with @cookie. */

@@ -40,6 +40,8 @@ static const struct mesh_transport_ops *ops = &mesh_transport_tcp;
 #define T_QUEUE_CAP 8192u
 #define T_POLL_MAX 64u
 
+#include "tp_side.h"
+
 /* ---- log capture ---- */
 
 static unsigned log_count;
@@ -53,23 +55,6 @@ static void log_capture(void *ctx, const char *line)
 }
 
 /* ---- endpoints and copied events ---- */
-
-struct tev {
-	enum mesh_tp_event_type type;
-	struct mesh_conn *conn;
-	int status;
-	size_t len;
-	uint8_t *data; /* a copy; RECV data only lives until the next poll */
-};
-
-struct side {
-	struct mesh_transport *t;
-	bool frozen; /* pump() leaves it alone: a peer that never polls */
-	struct tev q[T_QUEUE_CAP];
-	unsigned head;
-	unsigned count;
-	unsigned recv_batch_max; /* most RECVs one poll() returned */
-};
 
 struct world {
 	struct side a; /* listens on a kernel-chosen port */
@@ -124,13 +109,6 @@ static int world_setup(void **state)
 	return 0;
 }
 
-static void side_clear(struct side *s)
-{
-	for (; s->count; s->count--, s->head = (s->head + 1) % T_QUEUE_CAP)
-		free(s->q[s->head].data);
-	s->head = 0;
-}
-
 static int world_teardown(void **state)
 {
 	struct world *w = *state;
@@ -140,48 +118,6 @@ static int world_teardown(void **state)
 	side_clear(&w->b);
 	free(w);
 	return 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One poll() of @s into its queue, copying RECV bytes. Returns how many. */
-static int pump(struct side *s)
-{
-	struct mesh_tp_event ev[T_POLL_MAX];
-	unsigned room = T_QUEUE_CAP - s->count;
-	unsigned max = room < T_POLL_MAX ? room : T_POLL_MAX;
-	if (s->frozen || max == 0)
-		return 0;
-	int n = ops->poll(s->t, ev, max);
-	assert_true(n >= 0 && (unsigned)n <= max);
-	unsigned recvs = 0;
-	for (int i = 0; i < n; i++) {
-		struct tev *e = &s->q[(s->head + s->count++) % T_QUEUE_CAP];
-		*e = (struct tev){
-			.type = ev[i].type,
-			.conn = ev[i].conn,
-			.status = ev[i].status,
-			.len = ev[i].len,
-		};
-		assert_non_null(ev[i].conn);
-		if (ev[i].type == MESH_TP_RECV) {
-			recvs++;
-			assert_true(ev[i].len > 0 && ev[i].len <= T_MSG_MAX);
-			e->data = malloc(ev[i].len);
-			assert_non_null(e->data);
-			memcpy(e->data, ev[i].data, ev[i].len);
-		} else {
-			assert_null(ev[i].data);
-		}
-	}
-	if (recvs > s->recv_batch_max)
-		s->recv_batch_max = recvs;
-	return n;
 }
 
 /* Sleep until one of the sides' wait_fds is readable or @ms pass. */
@@ -214,10 +150,7 @@ static struct tev next_ev(struct world *w, struct side *s)
 		assert_true(now_ms() < end);
 		sleep_on(both, 2, 10);
 	}
-	struct tev e = s->q[s->head];
-	s->head = (s->head + 1) % T_QUEUE_CAP;
-	s->count--;
-	return e;
+	return side_pop(s);
 }
 
 /* Nothing arrives at either side for a while. */
@@ -231,34 +164,6 @@ static void expect_quiet(struct world *w)
 		assert_int_equal(w->b.count, 0);
 		sleep_on(both, 2, 10);
 	}
-}
-
-static void expect_type(struct world *w, struct side *s, enum mesh_tp_event_type type,
-			struct mesh_conn *c)
-{
-	struct tev e = next_ev(w, s);
-	assert_int_equal(e.type, type);
-	assert_ptr_equal(e.conn, c);
-	free(e.data);
-}
-
-static void expect_recv(struct world *w, struct side *s, struct mesh_conn *c, const void *want,
-			size_t len)
-{
-	struct tev e = next_ev(w, s);
-	assert_int_equal(e.type, MESH_TP_RECV);
-	assert_ptr_equal(e.conn, c);
-	assert_int_equal(e.len, len);
-	assert_memory_equal(e.data, want, len);
-	free(e.data);
-}
-
-static void expect_down(struct world *w, struct side *s, struct mesh_conn *c, int status)
-{
-	struct tev e = next_ev(w, s);
-	assert_int_equal(e.type, MESH_TP_CONN_DOWN);
-	assert_ptr_equal(e.conn, c);
-	assert_int_equal(e.status, status);
 }
 
 /* b connects to a; both CONN_UPs are consumed; a's conn goes to *@acc. */
@@ -619,9 +524,7 @@ static int bp_send(struct mesh_conn *c, uint64_t seq)
 static void bp_check(struct side *s, struct mesh_conn *acc, uint64_t *next)
 {
 	while (s->count) {
-		struct tev e = s->q[s->head];
-		s->head = (s->head + 1) % T_QUEUE_CAP;
-		s->count--;
+		struct tev e = side_pop(s);
 		assert_int_equal(e.type, MESH_TP_RECV);
 		assert_ptr_equal(e.conn, acc);
 		uint64_t seq;
@@ -967,9 +870,7 @@ static size_t prop_len(uint64_t flow, uint64_t seq)
 static void prop_check(struct side *s, struct flow *f, uint64_t id)
 {
 	while (s->count) {
-		struct tev e = s->q[s->head];
-		s->head = (s->head + 1) % T_QUEUE_CAP;
-		s->count--;
+		struct tev e = side_pop(s);
 		assert_int_equal(e.type, MESH_TP_RECV);
 		assert_ptr_equal(e.conn, f->to);
 		uint64_t seq;

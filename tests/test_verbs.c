@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/proto.h"
+#include "transports/addr.h"
 #include "transports/verbs.h"
 #include "transports/verbs_internal.h"
 
@@ -296,14 +297,14 @@ static void addresses_parse_host_port_and_bad_ones_are_einval(void **state)
 	(void)state;
 	struct sockaddr_in sa;
 
-	assert_int_equal(mesh_verbs_addr_parse("192.168.7.9:4791", &sa), 0);
+	assert_int_equal(mesh_addr_parse("192.168.7.9:4791", &sa), 0);
 	assert_int_equal(sa.sin_family, AF_INET);
 	assert_int_equal(ntohs(sa.sin_port), 4791);
 	assert_int_equal(ntohl(sa.sin_addr.s_addr), 0xc0a80709u);
-	assert_int_equal(mesh_verbs_addr_parse("localhost:0", &sa), 0);
+	assert_int_equal(mesh_addr_parse("localhost:0", &sa), 0);
 	assert_int_equal(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK);
 	assert_int_equal(ntohs(sa.sin_port), 0);
-	assert_int_equal(mesh_verbs_addr_parse("0.0.0.0:65535", &sa), 0);
+	assert_int_equal(mesh_addr_parse("0.0.0.0:65535", &sa), 0);
 	assert_int_equal(ntohs(sa.sin_port), 65535);
 
 	const char *bad[] = {
@@ -312,17 +313,17 @@ static void addresses_parse_host_port_and_bad_ones_are_einval(void **state)
 		"127.000000000000000000000000000000000000000000000000000000000000.0.1:80",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (mesh_verbs_addr_parse(bad[i], &sa) != -EINVAL)
+		if (mesh_addr_parse(bad[i], &sa) != -EINVAL)
 			fail_msg("\"%s\" was accepted", bad[i]);
-	assert_int_equal(mesh_verbs_addr_parse(NULL, &sa), -EINVAL);
+	assert_int_equal(mesh_addr_parse(NULL, &sa), -EINVAL);
 	/* Exactly MESH_VERBS_ADDR_MAX bytes parses as far as length goes. */
 	char edge[MESH_VERBS_ADDR_MAX + 2];
 	memset(edge, '0', sizeof(edge));
 	edge[MESH_VERBS_ADDR_MAX + 1] = '\0';
 	memcpy(edge, "1.2.3.4:", 8);
-	assert_int_equal(mesh_verbs_addr_parse(edge, &sa), -EINVAL); /* 65 bytes */
+	assert_int_equal(mesh_addr_parse(edge, &sa), -EINVAL); /* 65 bytes */
 	edge[MESH_VERBS_ADDR_MAX] = '\0';
-	assert_int_equal(mesh_verbs_addr_parse(edge, &sa), 0); /* 64 bytes, port 0 */
+	assert_int_equal(mesh_addr_parse(edge, &sa), 0); /* 64 bytes, port 0 */
 }
 
 /* ---- status mapping ---- */

@@ -50,8 +50,6 @@
 #include <assert.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +68,13 @@
 #include <rdma/fi_rma.h>
 
 #include "core/proto.h"
+#include "transports/addr.h"
+#include "transports/log.h"
+#include "transports/ready.h"
+#include "transports/sock.h"
+
+/* listen() and connect() take what mesh_addr_parse() takes. */
+_Static_assert(MESH_FABRIC_ADDR_MAX == MESH_ADDR_MAX, "one address limit");
 
 /* The libfabric API this file is written against. */
 #define FABRIC_API FI_VERSION(1, 17)
@@ -148,11 +153,9 @@ struct mesh_conn {
 	int fd;
 	bool up_pending;
 	bool down_pending;
-	bool on_ready;
 	bool want_out;
 	int down_status;
-	struct mesh_conn *ready_prev;
-	struct mesh_conn *ready_next;
+	struct mesh_ready_link ready; /* in ep->ready while it has work */
 	struct op *held_head; /* RECVs waiting behind CONN_UP */
 	struct op *held_tail;
 	struct peer *peer;
@@ -191,10 +194,9 @@ struct mesh_transport {
 	size_t name_len;
 
 	int epfd;
-	int kickfd; /* eventfd: readable while poll() left work behind */
+	struct mesh_kick kick; /* readable while poll() left work behind */
 	int listenfd;
 	uint16_t port;
-	bool kicked;
 
 	size_t msg_bytes_max;
 	size_t slot_bytes;
@@ -216,9 +218,7 @@ struct mesh_transport {
 	unsigned conn_max;
 	unsigned conn_count;
 	unsigned conn_hint; /* where the search for a free slot starts */
-	struct mesh_conn *ready_head;
-	struct mesh_conn *ready_tail;
-	unsigned ready_count;
+	struct mesh_ready_list ready; /* conns with events to deliver */
 	struct peer *peers;
 
 	struct mr_slot *mrs;
@@ -229,24 +229,10 @@ struct mesh_transport {
 
 /* ---- logging: quiet unless the owner asked ---- */
 
-static void opt_log(const struct mesh_fabric_options *o, bool fallback, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void opt_log(const struct mesh_fabric_options *o, bool fallback, const char *fmt, ...)
-{
-	char line[LOG_LINE_MAX];
-	va_list ap;
-
-	if (!o->log && !fallback)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (o->log)
-		o->log(o->log_ctx, line);
-	else
-		mesh_fabric_log_stderr(NULL, line);
-}
+/* A line to the owner's log; with @fallback, to stderr when it set none. */
+#define opt_log(o, fallback, ...) \
+	mesh_tp_log((o)->log, (o)->log_ctx, (fallback) ? mesh_fabric_log_stderr : NULL, \
+		    LOG_LINE_MAX, __VA_ARGS__)
 
 #define fab_log(t, ...) opt_log(&(t)->opt, false, __VA_ARGS__)
 
@@ -278,48 +264,6 @@ static uint64_t le_get(const uint8_t *p, unsigned bytes)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
 }
-
-/* ---- addresses ---- */
-
-/* "host:port" into @sa: host a dotted quad or "localhost". 0 or -EINVAL. */
-static int addr_parse(const char *addr, struct sockaddr_in *sa)
-{
-	if (!addr)
-		return -EINVAL;
-	size_t n = strnlen(addr, MESH_FABRIC_ADDR_MAX + 1);
-	if (n == 0 || n > MESH_FABRIC_ADDR_MAX)
-		return -EINVAL;
-	const char *colon = strrchr(addr, ':');
-	if (!colon || colon == addr || !colon[1])
-		return -EINVAL;
-	unsigned long port = 0;
-	for (const char *p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		port = port * 10 + (unsigned long)(*p - '0');
-		if (port > 65535)
-			return -EINVAL;
-	}
-	char host[MESH_FABRIC_ADDR_MAX + 1];
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	*sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	if (strcmp(host, "localhost") == 0)
-		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
-}
-
-static const char *sa_str(const struct sockaddr_in *sa, char *buf, size_t size)
-{
-	char ip[INET_ADDRSTRLEN] = "?";
-	inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
-	snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
-	return buf;
-}
-
-#define PEER_STR_MAX (INET_ADDRSTRLEN + 8)
 
 /* ---- getinfo ---- */
 
@@ -385,42 +329,6 @@ int mesh_fabric_probe(const char *provider)
 
 /* ---- ready list and the wake-up eventfd ---- */
 
-static void ready_push(struct mesh_transport *t, struct mesh_conn *c)
-{
-	assert(!c->on_ready);
-	c->on_ready = true;
-	c->ready_next = NULL;
-	c->ready_prev = t->ready_tail;
-	if (t->ready_tail)
-		t->ready_tail->ready_next = c;
-	else
-		t->ready_head = c;
-	t->ready_tail = c;
-	t->ready_count++;
-}
-
-static void ready_remove(struct mesh_transport *t, struct mesh_conn *c)
-{
-	if (!c->on_ready)
-		return;
-	if (c->ready_prev)
-		c->ready_prev->ready_next = c->ready_next;
-	else
-		t->ready_head = c->ready_next;
-	if (c->ready_next)
-		c->ready_next->ready_prev = c->ready_prev;
-	else
-		t->ready_tail = c->ready_prev;
-	c->on_ready = false;
-	t->ready_count--;
-}
-
-static void ready_add(struct mesh_transport *t, struct mesh_conn *c)
-{
-	if (!c->on_ready)
-		ready_push(t, c);
-}
-
 /*
  * Make the eventfd readable exactly while poll() left work: events queued
  * (@busy: it stopped at max), RX slots to post again, operations waiting
@@ -429,19 +337,13 @@ static void ready_add(struct mesh_transport *t, struct mesh_conn *c)
  */
 static void kick_sync(struct mesh_transport *t, bool busy)
 {
-	bool want = busy || t->ready_count > 0 || t->repost || t->pend_head || t->done_head;
-	uint64_t v = 1;
+	bool want = busy || t->ready.count > 0 || t->repost || t->pend_head || t->done_head;
 
 	if (!want && t->cq_fd >= 0) {
 		struct fid *f = &t->cq->fid;
 		want = fi_trywait(t->fabric, &f, 1) != FI_SUCCESS;
 	}
-	if (want == t->kicked)
-		return;
-	ssize_t r = want ? write(t->kickfd, &v, sizeof(v)) : read(t->kickfd, &v, sizeof(v));
-	assert(r == (ssize_t)sizeof(v));
-	(void)r;
-	t->kicked = want;
+	mesh_kick_set(&t->kick, want);
 }
 
 /* ---- peers: address vector entries ---- */
@@ -558,7 +460,7 @@ static void conn_fail(struct mesh_conn *c, int status)
 	c->state = C_DOWN;
 	c->down_pending = true;
 	c->down_status = status;
-	ready_add(t, c);
+	mesh_ready_add(&t->ready, &c->ready);
 }
 
 static void interest_set(struct mesh_conn *c, bool want_out)
@@ -601,7 +503,7 @@ static void hello_build(struct mesh_conn *c)
 static void hello_try_up(struct mesh_conn *c)
 {
 	struct mesh_transport *t = c->ep;
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 
 	if (c->state != C_HELLO || c->out_off < c->out_len || c->in_len < HELLO_FIXED_BYTES)
 		return;
@@ -615,7 +517,7 @@ static void hello_try_up(struct mesh_conn *c)
 	prov[HELLO_PROV_BYTES - 1] = '\0';
 	if (strcmp(prov, t->prov_name) != 0 || msg_max == 0) {
 		fab_log(t, "hello from %s: provider \"%s\" (ours \"%s\"), msg_bytes_max %llu",
-			sa_str(&c->sa, who, sizeof(who)), prov, t->prov_name,
+			mesh_addr_str(&c->sa, who, sizeof(who)), prov, t->prov_name,
 			(unsigned long long)msg_max);
 		conn_fail(c, -EPROTO);
 		return;
@@ -629,7 +531,7 @@ static void hello_try_up(struct mesh_conn *c)
 	c->send_max = msg_max < t->msg_bytes_max ? (size_t)msg_max : t->msg_bytes_max;
 	c->state = C_UP;
 	c->up_pending = true;
-	ready_add(t, c);
+	mesh_ready_add(&t->ready, &c->ready);
 }
 
 static void hello_flush(struct mesh_conn *c)
@@ -655,7 +557,7 @@ static void hello_flush(struct mesh_conn *c)
 static void hello_read(struct mesh_conn *c)
 {
 	struct mesh_transport *t = c->ep;
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 
 	for (;;) {
 		size_t need = HELLO_FIXED_BYTES;
@@ -663,7 +565,7 @@ static void hello_read(struct mesh_conn *c)
 			size_t name_len = (size_t)le_get(c->in + 6, 2);
 			if (le_get(c->in, 4) != HELLO_MAGIC || le_get(c->in + 4, 2) != HELLO_VERSION ||
 			    name_len == 0 || name_len > MESH_FABRIC_NAME_MAX) {
-				fab_log(t, "bad hello from %s", sa_str(&c->sa, who, sizeof(who)));
+				fab_log(t, "bad hello from %s", mesh_addr_str(&c->sa, who, sizeof(who)));
 				conn_fail(c, -EPROTO);
 				return;
 			}
@@ -694,13 +596,13 @@ static void ctl_read(struct mesh_conn *c)
 {
 	uint8_t b;
 	ssize_t r = recv(c->fd, &b, 1, MSG_DONTWAIT);
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 
 	if (r == 0) {
 		conn_fail(c, 0);
 	} else if (r > 0) {
 		fab_log(c->ep, "unexpected bytes on the control socket of %s",
-			sa_str(&c->sa, who, sizeof(who)));
+			mesh_addr_str(&c->sa, who, sizeof(who)));
 		conn_fail(c, -EPROTO);
 	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		conn_fail(c, -errno);
@@ -747,7 +649,7 @@ static int conn_new(struct mesh_transport *t, int fd, enum conn_state state,
 static void conn_release(struct mesh_transport *t, struct mesh_conn *c)
 {
 	fd_close(t, c);
-	ready_remove(t, c);
+	mesh_ready_remove(&t->ready, &c->ready);
 	held_drop(t, c);
 	for (unsigned i = 0; i < t->rma_count; i++) {
 		struct op *op = &t->ops[t->rx_count + t->tx_count + i];
@@ -763,19 +665,15 @@ static void conn_release(struct mesh_transport *t, struct mesh_conn *c)
 	t->conn_count--;
 }
 
-static void sock_tune(int fd)
-{
-	int one = 1;
-	/* Hellos are small and latency-bound; failure only costs time. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
+/* Hellos are small and latency-bound: TCP_NODELAY, kernel buffer sizes. */
+static const struct mesh_sock_tuning hello_tuning = { .buf_bytes = 0 };
 
 static void accept_some(struct mesh_transport *t)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_in sa;
 		socklen_t sl = sizeof(sa);
-		char who[PEER_STR_MAX];
+		char who[MESH_ADDR_STR_MAX];
 		int fd = accept4(t->listenfd, (struct sockaddr *)&sa, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -786,11 +684,12 @@ static void accept_some(struct mesh_transport *t)
 					strerror(errno));
 			return;
 		}
-		sock_tune(fd);
+		mesh_sock_tune(fd, &hello_tuning);
 		struct mesh_conn *c;
 		int rc = conn_new(t, fd, C_HELLO, &sa, &c);
 		if (rc) {
-			fab_log(t, "refusing %s: %s", sa_str(&sa, who, sizeof(who)), strerror(-rc));
+			fab_log(t, "refusing %s: %s", mesh_addr_str(&sa, who, sizeof(who)),
+				strerror(-rc));
 			close(fd);
 			continue;
 		}
@@ -810,9 +709,9 @@ static void conn_ready(struct mesh_conn *c, uint32_t events)
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err) {
-			char who[PEER_STR_MAX];
+			char who[MESH_ADDR_STR_MAX];
 			fab_log(c->ep, "connect to %s failed: %s",
-				sa_str(&c->sa, who, sizeof(who)), strerror(err));
+				mesh_addr_str(&c->sa, who, sizeof(who)), strerror(err));
 			conn_fail(c, -err);
 			return;
 		}
@@ -854,7 +753,7 @@ static int harvest(struct mesh_transport *t)
 	for (int i = 0; i < n; i++) {
 		void *p = evs[i].data.ptr;
 		/* The CQ is read by every poll() anyway; the eventfd only wakes. */
-		if (p == &t->kickfd || p == &t->cq_fd)
+		if (p == &t->kick.fd || p == &t->cq_fd)
 			continue;
 		if (p == &t->listenfd)
 			accept_some(t);
@@ -909,7 +808,7 @@ static void rx_arrived(struct mesh_transport *t, struct op *op, size_t len,
 	}
 	held_push(c, op);
 	if (c->state == C_UP)
-		ready_add(t, c);
+		mesh_ready_add(&t->ready, &c->ready);
 }
 
 static void tx_release(struct mesh_transport *t, struct op *op)
@@ -1069,12 +968,12 @@ static bool serve(struct mesh_transport *t, struct mesh_conn *c, struct mesh_tp_
 static void serve_ready(struct mesh_transport *t, struct mesh_tp_event *ev, unsigned *n,
 			unsigned max)
 {
-	for (unsigned k = t->ready_count; k > 0 && *n < max; k--) {
-		struct mesh_conn *c = t->ready_head;
+	for (unsigned k = t->ready.count; k > 0 && *n < max; k--) {
+		struct mesh_conn *c = MESH_READY_ENTRY(t->ready.head, struct mesh_conn, ready);
 		bool more = serve(t, c, ev, n, max);
-		ready_remove(t, c);
+		mesh_ready_remove(&t->ready, &c->ready);
 		if (more)
-			ready_push(t, c);
+			mesh_ready_push(&t->ready, &c->ready);
 	}
 }
 
@@ -1335,11 +1234,11 @@ static int fds_open(struct mesh_transport *t)
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		return -errno;
-	t->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->kickfd < 0)
+	t->kick.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->kick.fd < 0)
 		goto close_epfd;
-	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->kickfd };
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->kickfd, &ee) < 0)
+	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->kick.fd };
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->kick.fd, &ee) < 0)
 		goto close_kickfd;
 	if (t->cq_fd >= 0) {
 		ee.data.ptr = &t->cq_fd;
@@ -1350,8 +1249,8 @@ static int fds_open(struct mesh_transport *t)
 
 close_kickfd:
 	rc = -errno;
-	close(t->kickfd);
-	t->kickfd = -1;
+	close(t->kick.fd);
+	t->kick.fd = -1;
 	close(t->epfd);
 	t->epfd = -1;
 	return rc;
@@ -1364,11 +1263,11 @@ close_epfd:
 
 static void fds_close(struct mesh_transport *t)
 {
-	if (t->kickfd >= 0)
-		close(t->kickfd);
+	if (t->kick.fd >= 0)
+		close(t->kick.fd);
 	if (t->epfd >= 0)
 		close(t->epfd);
-	t->kickfd = t->epfd = -1;
+	t->kick.fd = t->epfd = -1;
 }
 
 /* Slot memory, op contexts, connection slots and the MR table. */
@@ -1501,7 +1400,7 @@ static int fab_create(const struct mesh_transport_params *params, struct mesh_tr
 	t->opt.node = NULL;
 	snprintf(t->prov, sizeof(t->prov), "%s", prov);
 	t->cq_fd = -1;
-	t->epfd = t->kickfd = t->listenfd = -1;
+	t->epfd = t->kick.fd = t->listenfd = -1;
 	t->msg_bytes_max = msg_max;
 	t->slot_bytes = slot_bytes;
 	t->conn_max = opt.conn_max ? opt.conn_max : MESH_FABRIC_CONN_MAX;
@@ -1587,24 +1486,18 @@ static int fab_listen(struct mesh_transport *t, const char *addr)
 {
 	assert(t);
 	struct sockaddr_in sa;
-	int rc = addr_parse(addr, &sa);
+	int rc = mesh_addr_parse(addr, &sa);
 	if (rc)
 		return rc;
 	if (t->listenfd >= 0)
 		return -EINVAL;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = mesh_sock_listen(&sa, MESH_FABRIC_BACKLOG, NULL);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		goto fail;
 	}
-	int one = 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	socklen_t sl = sizeof(sa);
 	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->listenfd };
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, MESH_FABRIC_BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 ||
-	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 		rc = -errno;
 		goto close_fd;
 	}
@@ -1628,23 +1521,17 @@ static int fab_connect(struct mesh_transport *t, const char *addr, struct mesh_c
 {
 	assert(t && out);
 	struct sockaddr_in sa;
-	int rc = addr_parse(addr, &sa);
+	int rc = mesh_addr_parse(addr, &sa);
 	if (rc)
 		return rc;
 	if (sa.sin_port == 0)
 		return -EINVAL;
 	if (t->conn_count >= t->conn_max)
 		return -EMFILE;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = mesh_sock_connect(&sa, &hello_tuning);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		goto fail;
-	}
-	sock_tune(fd);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS &&
-	    errno != EINTR) {
-		rc = -errno;
-		goto close_fd;
 	}
 	rc = conn_new(t, fd, C_CONNECTING, &sa, out);
 	if (rc)
@@ -1822,7 +1709,6 @@ static uint64_t rkey_next(struct mesh_transport *t, const void *base, unsigned a
 		t->key_gen = 1;
 	return key;
 }
-
 
 static int fab_mr_expose(struct mesh_transport *t, void *base, size_t len, unsigned access,
 			 uint64_t *rkey)

@@ -28,8 +28,6 @@
 #include <assert.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +39,13 @@
 #include <unistd.h>
 
 #include "core/proto.h"
+#include "transports/addr.h"
+#include "transports/log.h"
+#include "transports/ready.h"
+#include "transports/sock.h"
+
+/* listen() and connect() take what mesh_addr_parse() takes. */
+_Static_assert(MESH_TCP_ADDR_MAX == MESH_ADDR_MAX, "one address limit");
 
 /* The little-endian length in front of every message. */
 #define FRAME_HDR_BYTES 4u
@@ -66,12 +71,10 @@ struct mesh_conn {
 	struct mesh_transport *ep;
 	struct mesh_conn *prev; /* in ep->conns */
 	struct mesh_conn *next;
-	struct mesh_conn *ready_prev; /* in ep's ready list, when on_ready */
-	struct mesh_conn *ready_next;
+	struct mesh_ready_link ready; /* in ep->ready while it has work */
 	struct mesh_conn *zombie_next;
 	int fd; /* -1 once closed */
 	enum conn_state state;
-	bool on_ready;
 	bool up_pending;   /* CONN_UP not yet delivered */
 	bool down_pending; /* CONN_DOWN not yet delivered */
 	bool readable;     /* the socket may hold bytes */
@@ -95,10 +98,9 @@ struct mesh_conn {
 struct mesh_transport {
 	uint32_t magic;
 	int epfd;
-	int kickfd; /* eventfd: readable while the ready list is not empty */
+	struct mesh_kick kick; /* readable while the ready list is not empty */
 	int listenfd;
 	uint16_t port;
-	bool kicked;
 	size_t msg_bytes_max;
 	size_t rx_bytes;
 	size_t tx_bytes;
@@ -106,33 +108,17 @@ struct mesh_transport {
 	unsigned conn_count;
 	uint64_t epoch; /* counts poll() calls */
 	struct mesh_conn *conns;
-	struct mesh_conn *ready_head;
-	struct mesh_conn *ready_tail;
-	unsigned ready_count;
+	struct mesh_ready_list ready; /* conns with events to deliver */
 	struct mesh_conn *zombies; /* disconnected; freed by the next poll */
 	struct mesh_tcp_options opt;
 };
 
 /* ---- logging: quiet unless the owner asked ---- */
 
-static void opt_log(const struct mesh_tcp_options *o, bool fallback, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void opt_log(const struct mesh_tcp_options *o, bool fallback, const char *fmt, ...)
-{
-	char line[LOG_LINE_MAX];
-	va_list ap;
-
-	if (!o->log && !fallback)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (o->log)
-		o->log(o->log_ctx, line);
-	else
-		mesh_tcp_log_stderr(NULL, line);
-}
+/* A line to the owner's log; with @fallback, to stderr when it set none. */
+#define opt_log(o, fallback, ...) \
+	mesh_tp_log((o)->log, (o)->log_ctx, (fallback) ? mesh_tcp_log_stderr : NULL, \
+		    LOG_LINE_MAX, __VA_ARGS__)
 
 #define tcp_log(t, ...) opt_log(&(t)->opt, false, __VA_ARGS__)
 
@@ -142,102 +128,12 @@ void mesh_tcp_log_stderr(void *ctx, const char *line)
 	fprintf(stderr, "mesh tcp: %s\n", line);
 }
 
-/* "a.b.c.d:port" of @sa into @buf. */
-static const char *sa_str(const struct sockaddr_in *sa, char *buf, size_t size)
-{
-	char ip[INET_ADDRSTRLEN] = "?";
-
-	inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
-	snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
-	return buf;
-}
-
-#define PEER_STR_MAX (INET_ADDRSTRLEN + 8)
-
-/* ---- addresses ---- */
-
-/* "host:port" into @sa: host a dotted quad or "localhost". 0 or -EINVAL. */
-static int addr_parse(const char *addr, struct sockaddr_in *sa)
-{
-	if (!addr)
-		return -EINVAL;
-	size_t n = strnlen(addr, MESH_TCP_ADDR_MAX + 1);
-	if (n == 0 || n > MESH_TCP_ADDR_MAX)
-		return -EINVAL;
-	const char *colon = strrchr(addr, ':');
-	if (!colon || colon == addr || !colon[1])
-		return -EINVAL;
-
-	unsigned long port = 0;
-	for (const char *p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		port = port * 10 + (unsigned long)(*p - '0');
-		if (port > 65535)
-			return -EINVAL;
-	}
-	char host[MESH_TCP_ADDR_MAX + 1];
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-
-	*sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	if (strcmp(host, "localhost") == 0)
-		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
-}
-
 /* ---- ready list and the wake-up eventfd ---- */
-
-static void ready_push(struct mesh_transport *t, struct mesh_conn *c)
-{
-	assert(!c->on_ready);
-	c->on_ready = true;
-	c->ready_next = NULL;
-	c->ready_prev = t->ready_tail;
-	if (t->ready_tail)
-		t->ready_tail->ready_next = c;
-	else
-		t->ready_head = c;
-	t->ready_tail = c;
-	t->ready_count++;
-}
-
-static void ready_remove(struct mesh_transport *t, struct mesh_conn *c)
-{
-	if (!c->on_ready)
-		return;
-	if (c->ready_prev)
-		c->ready_prev->ready_next = c->ready_next;
-	else
-		t->ready_head = c->ready_next;
-	if (c->ready_next)
-		c->ready_next->ready_prev = c->ready_prev;
-	else
-		t->ready_tail = c->ready_prev;
-	c->on_ready = false;
-	t->ready_count--;
-}
-
-static void ready_add(struct mesh_transport *t, struct mesh_conn *c)
-{
-	if (!c->on_ready)
-		ready_push(t, c);
-}
 
 /* Make the eventfd readable exactly while work waits: syscalls only on change. */
 static void kick_sync(struct mesh_transport *t)
 {
-	bool want = t->ready_count > 0;
-	uint64_t v = 1;
-
-	if (want == t->kicked)
-		return;
-	ssize_t r = want ? write(t->kickfd, &v, sizeof(v)) : read(t->kickfd, &v, sizeof(v));
-	assert(r == (ssize_t)sizeof(v));
-	(void)r;
-	t->kicked = want;
+	mesh_kick_set(&t->kick, t->ready.count > 0);
 }
 
 /* ---- connections ---- */
@@ -274,21 +170,13 @@ static void conn_fail(struct mesh_conn *c, int status)
 	c->readable = false;
 	c->tx_used = 0;
 	c->tx_head = 0;
-	ready_add(t, c);
+	mesh_ready_add(&t->ready, &c->ready);
 }
 
-/* TCP_NODELAY and the asked kernel buffer sizes. */
-static void sock_tune(const struct mesh_transport *t, int fd)
+/* What opt asks of every socket: TCP_NODELAY and the kernel buffer sizes (sock.h). */
+static struct mesh_sock_tuning sock_tuning(const struct mesh_transport *t)
 {
-	int one = 1;
-	int bytes = (int)t->opt.sock_bytes;
-
-	/* Only latency and throughput depend on these: failures are not fatal. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (bytes) {
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
-	}
+	return (struct mesh_sock_tuning){ .buf_bytes = (int)t->opt.sock_bytes };
 }
 
 /* Wrap @fd in a connection with its buffers; on failure @fd is the caller's. */
@@ -349,10 +237,10 @@ static void interest_sync(struct mesh_conn *c)
 	struct epoll_event ee = { .events = EPOLLIN | (want ? EPOLLOUT : 0u), .data.ptr = c };
 	if (epoll_ctl(c->ep->epfd, EPOLL_CTL_MOD, c->fd, &ee) < 0) {
 		/* Without the interest the buffer would never drain. */
-		char who[PEER_STR_MAX];
+		char who[MESH_ADDR_STR_MAX];
 		int rc = -errno;
 		tcp_log(c->ep, "epoll_ctl for %s failed (%s); dropping the connection",
-			sa_str(&c->peer, who, sizeof(who)), strerror(-rc));
+			mesh_addr_str(&c->peer, who, sizeof(who)), strerror(-rc));
 		conn_fail(c, rc);
 		return;
 	}
@@ -482,10 +370,10 @@ static bool rx_read(struct mesh_transport *t, struct mesh_conn *c)
 /* A frame of length 0 or above msg_bytes_max: the stream cannot be trusted. */
 static void frame_bad(struct mesh_transport *t, struct mesh_conn *c, uint32_t len)
 {
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 
 	tcp_log(t, "frame of %u bytes from %s (limit 1..%zu); dropping the connection", len,
-		sa_str(&c->peer, who, sizeof(who)), t->msg_bytes_max);
+		mesh_addr_str(&c->peer, who, sizeof(who)), t->msg_bytes_max);
 	c->rx_tail = c->rx_head;
 	conn_fail(c, -EPROTO);
 }
@@ -532,10 +420,10 @@ static bool serve(struct mesh_transport *t, struct mesh_conn *c, struct mesh_tp_
 				return false;
 			int status = c->down_status;
 			if (status == 0 && have) {
-				char who[PEER_STR_MAX];
+				char who[MESH_ADDR_STR_MAX];
 				status = -ECONNRESET;
 				tcp_log(t, "%s closed inside a message (%zu bytes of it came)",
-					sa_str(&c->peer, who, sizeof(who)), have);
+					mesh_addr_str(&c->peer, who, sizeof(who)), have);
 			}
 			ev[(*n)++] = (struct mesh_tp_event){
 				.type = MESH_TP_CONN_DOWN,
@@ -561,7 +449,7 @@ static void accept_some(struct mesh_transport *t)
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_in sa;
 		socklen_t sl = sizeof(sa);
-		char who[PEER_STR_MAX];
+		char who[MESH_ADDR_STR_MAX];
 		int fd = accept4(t->listenfd, (struct sockaddr *)&sa, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -574,21 +462,23 @@ static void accept_some(struct mesh_transport *t)
 		}
 		if (t->conn_count >= t->conn_max) {
 			tcp_log(t, "refusing %s: %u connections is the limit",
-				sa_str(&sa, who, sizeof(who)), t->conn_max);
+				mesh_addr_str(&sa, who, sizeof(who)), t->conn_max);
 			close(fd);
 			continue;
 		}
-		sock_tune(t, fd);
+		struct mesh_sock_tuning tu = sock_tuning(t);
+		mesh_sock_tune(fd, &tu);
 		struct mesh_conn *c;
 		int rc = conn_new(t, fd, CONN_UP, &sa, &c);
 		if (rc) {
-			tcp_log(t, "refusing %s: %s", sa_str(&sa, who, sizeof(who)), strerror(-rc));
+			tcp_log(t, "refusing %s: %s", mesh_addr_str(&sa, who, sizeof(who)),
+				strerror(-rc));
 			close(fd);
 			continue;
 		}
 		c->up_pending = true;
 		c->readable = true;
-		ready_add(t, c);
+		mesh_ready_add(&t->ready, &c->ready);
 	}
 }
 
@@ -601,16 +491,16 @@ static void connect_finish(struct mesh_conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		char who[PEER_STR_MAX];
-		tcp_log(c->ep, "connect to %s failed: %s", sa_str(&c->peer, who, sizeof(who)),
-			strerror(err));
+		char who[MESH_ADDR_STR_MAX];
+		tcp_log(c->ep, "connect to %s failed: %s",
+			mesh_addr_str(&c->peer, who, sizeof(who)), strerror(err));
 		conn_fail(c, -err);
 		return;
 	}
 	c->state = CONN_UP;
 	c->up_pending = true;
 	c->readable = true;
-	ready_add(c->ep, c);
+	mesh_ready_add(&c->ep->ready, &c->ready);
 	/* Sends made while connecting go out now; this also drops EPOLLOUT. */
 	tx_flush(c);
 }
@@ -629,7 +519,7 @@ static void conn_ready(struct mesh_conn *c, uint32_t events)
 		tx_flush(c);
 	if (c->state == CONN_UP && (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
 		c->readable = true;
-		ready_add(c->ep, c);
+		mesh_ready_add(&c->ep->ready, &c->ready);
 	}
 }
 
@@ -649,7 +539,7 @@ static int harvest(struct mesh_transport *t)
 	for (int i = 0; i < n; i++) {
 		void *p = evs[i].data.ptr;
 
-		if (p == &t->kickfd)
+		if (p == &t->kick.fd)
 			continue;
 		if (p == &t->listenfd)
 			accept_some(t);
@@ -663,8 +553,8 @@ static int harvest(struct mesh_transport *t)
 
 static void ep_free(struct mesh_transport *t)
 {
-	if (t->kickfd >= 0)
-		close(t->kickfd);
+	if (t->kick.fd >= 0)
+		close(t->kick.fd);
 	if (t->epfd >= 0)
 		close(t->epfd);
 	free(t);
@@ -728,7 +618,7 @@ static int tcp_create(const struct mesh_transport_params *params, struct mesh_tr
 	if (!t)
 		goto fail;
 	t->magic = TCP_MAGIC;
-	t->kickfd = -1;
+	t->kick.fd = -1;
 	t->listenfd = -1;
 	t->opt = opt;
 	t->msg_bytes_max = msg_max;
@@ -739,11 +629,11 @@ static int tcp_create(const struct mesh_transport_params *params, struct mesh_tr
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		goto fail_errno;
-	t->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->kickfd < 0)
+	t->kick.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->kick.fd < 0)
 		goto fail_errno;
-	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->kickfd };
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->kickfd, &ee) < 0)
+	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->kick.fd };
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->kick.fd, &ee) < 0)
 		goto fail_errno;
 	*out = t;
 	return 0;
@@ -780,28 +670,21 @@ static int tcp_listen(struct mesh_transport *t, const char *addr)
 {
 	assert(t);
 	struct sockaddr_in sa;
-	int rc = addr_parse(addr, &sa);
+	int rc = mesh_addr_parse(addr, &sa);
 	if (rc)
 		return rc;
 	/* One listener per endpoint. */
 	if (t->listenfd >= 0)
 		return -EINVAL;
 
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct mesh_sock_tuning tu = sock_tuning(t);
+	int fd = mesh_sock_listen(&sa, MESH_TCP_BACKLOG, &tu);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		goto fail;
 	}
-	int one = 1;
-	/* Lets a restarted node rebind past TIME_WAIT; a live listener still wins. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* Before listen(), so that accepted sockets start with it (window scale). */
-	sock_tune(t, fd);
-	socklen_t sl = sizeof(sa);
 	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->listenfd };
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, MESH_TCP_BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 ||
-	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 		rc = -errno;
 		goto close_fd;
 	}
@@ -829,7 +712,7 @@ static int tcp_connect(struct mesh_transport *t, const char *addr, struct mesh_c
 {
 	assert(t && out);
 	struct sockaddr_in sa;
-	int rc = addr_parse(addr, &sa);
+	int rc = mesh_addr_parse(addr, &sa);
 	if (rc)
 		return rc;
 	if (sa.sin_port == 0)
@@ -837,17 +720,12 @@ static int tcp_connect(struct mesh_transport *t, const char *addr, struct mesh_c
 	if (t->conn_count >= t->conn_max)
 		return -EMFILE;
 
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	sock_tune(t, fd);
+	struct mesh_sock_tuning tu = sock_tuning(t);
 	/* Even an immediate success is finished through EPOLLOUT, like the rest. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS &&
-	    errno != EINTR) {
-		rc = -errno;
-		goto close_fd;
+	int fd = mesh_sock_connect(&sa, &tu);
+	if (fd < 0) {
+		rc = fd;
+		goto fail;
 	}
 	rc = conn_new(t, fd, CONN_CONNECTING, &sa, out);
 	if (rc)
@@ -868,7 +746,7 @@ static void tcp_disconnect(struct mesh_conn *c)
 	struct mesh_transport *t = c->ep;
 
 	fd_close(t, c);
-	ready_remove(t, c);
+	mesh_ready_remove(&t->ready, &c->ready);
 	conn_unlink(t, c);
 	/* RECV events of this poll may still point into c->rx. */
 	if (c->rx_epoch == t->epoch) {
@@ -978,13 +856,13 @@ static int tcp_poll(struct mesh_transport *t, struct mesh_tp_event *ev, unsigned
 	int rc = harvest(t);
 	unsigned n = 0;
 	/* Round robin: each ready conn is served once, then goes to the back. */
-	for (unsigned k = t->ready_count; k > 0 && n < max; k--) {
-		struct mesh_conn *c = t->ready_head;
+	for (unsigned k = t->ready.count; k > 0 && n < max; k--) {
+		struct mesh_conn *c = MESH_READY_ENTRY(t->ready.head, struct mesh_conn, ready);
 		/* Served while still listed, so a failure inside cannot list it twice. */
 		bool more = serve(t, c, ev, &n, max);
-		ready_remove(t, c);
+		mesh_ready_remove(&t->ready, &c->ready);
 		if (more)
-			ready_push(t, c);
+			mesh_ready_push(&t->ready, &c->ready);
 	}
 	kick_sync(t);
 	return n == 0 && rc < 0 ? rc : (int)n;

@@ -38,7 +38,6 @@
 #include <infiniband/verbs.h>
 #include <limits.h>
 #include <rdma/rdma_cma.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,12 @@
 
 #include "core/proto.h"
 #include "transports/verbs_internal.h"
+#include "transports/addr.h"
+#include "transports/log.h"
+#include "transports/ready.h"
+
+/* listen() and connect() take what mesh_addr_parse() takes. */
+_Static_assert(MESH_VERBS_ADDR_MAX == MESH_ADDR_MAX, "one address limit");
 
 /* Readiness reports taken per poll(). */
 #define EPOLL_BATCH 8
@@ -183,40 +188,6 @@ int mesh_verbs_device_pick(const char *const *names, unsigned n, const char *wan
 	if (w >= 0 && (size_t)w < msg_size)
 		snprintf(msg + w, msg_size - (size_t)w, "); name one of those");
 	return -ENODEV;
-}
-
-/* ---- addresses ---- */
-
-int mesh_verbs_addr_parse(const char *addr, struct sockaddr_in *sa)
-{
-	assert(sa);
-	if (!addr)
-		return -EINVAL;
-	size_t n = strnlen(addr, MESH_VERBS_ADDR_MAX + 1);
-	if (n == 0 || n > MESH_VERBS_ADDR_MAX)
-		return -EINVAL;
-	const char *colon = strrchr(addr, ':');
-	if (!colon || colon == addr || !colon[1])
-		return -EINVAL;
-
-	unsigned long port = 0;
-	for (const char *p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		port = port * 10 + (unsigned long)(*p - '0');
-		if (port > 65535)
-			return -EINVAL;
-	}
-	char host[MESH_VERBS_ADDR_MAX + 1];
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-
-	*sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	if (strcmp(host, "localhost") == 0)
-		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
 }
 
 /* ---- status mapping ---- */
@@ -422,8 +393,7 @@ struct mesh_conn {
 	struct mesh_transport *ep;
 	struct mesh_conn *prev; /* in ep->conns */
 	struct mesh_conn *next;
-	struct mesh_conn *ready_prev;
-	struct mesh_conn *ready_next;
+	struct mesh_ready_link ready; /* in ep->ready while it has work */
 	struct mesh_conn *repost_next; /* in ep->repost, when on_repost */
 	struct rdma_cm_id *id;
 	struct ibv_cq *cq;
@@ -431,7 +401,6 @@ struct mesh_conn {
 	enum conn_state state;
 	bool visible; /* the owner knows it: connect() made it, or ESTABLISHED came */
 	bool gone;    /* disconnect() ran; memory waits for the next poll */
-	bool on_ready;
 	bool on_repost;
 	bool up_pending;
 	bool down_pending;
@@ -470,8 +439,7 @@ struct mesh_transport {
 	struct mesh_verbs_options opt;
 	char device[MESH_VERBS_DEVICE_NAME_MAX + 1];
 	int epfd;
-	int kickfd;
-	bool kicked;
+	struct mesh_kick kick; /* readable while the ready list is not empty */
 	int failed; /* 0, or why the endpoint itself is broken */
 	struct rdma_event_channel *cm_ch;
 	struct ibv_context **devs; /* rdma_get_devices() */
@@ -484,33 +452,17 @@ struct mesh_transport {
 	unsigned conn_count;
 	uint64_t epoch; /* counts poll() calls */
 	struct mesh_conn *conns;
-	struct mesh_conn *ready_head;
-	struct mesh_conn *ready_tail;
-	unsigned ready_count;
+	struct mesh_ready_list ready; /* conns with events to deliver */
 	struct mesh_conn *repost;
 	struct mesh_verbs_regions regions;
 };
 
 /* ---- logging: quiet unless the owner asked ---- */
 
-static void opt_log(const struct mesh_verbs_options *o, bool fallback, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void opt_log(const struct mesh_verbs_options *o, bool fallback, const char *fmt, ...)
-{
-	char line[LOG_LINE_MAX];
-	va_list ap;
-
-	if (!o->log && !fallback)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (o->log)
-		o->log(o->log_ctx, line);
-	else
-		mesh_verbs_log_stderr(NULL, line);
-}
+/* A line to the owner's log; with @fallback, to stderr when it set none. */
+#define opt_log(o, fallback, ...) \
+	mesh_tp_log((o)->log, (o)->log_ctx, (fallback) ? mesh_verbs_log_stderr : NULL, \
+		    LOG_LINE_MAX, __VA_ARGS__)
 
 #define vlog(t, ...) opt_log(&(t)->opt, false, __VA_ARGS__)
 
@@ -520,66 +472,23 @@ void mesh_verbs_log_stderr(void *ctx, const char *line)
 	fprintf(stderr, "mesh verbs: %s\n", line);
 }
 
-#define PEER_STR_MAX (INET_ADDRSTRLEN + 8)
-
 static const char *peer_str(const struct mesh_conn *c, char *buf, size_t size)
 {
-	char ip[INET_ADDRSTRLEN] = "?";
-
-	inet_ntop(AF_INET, &c->peer.sin_addr, ip, sizeof(ip));
-	snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(c->peer.sin_port));
-	return buf;
+	return mesh_addr_str(&c->peer, buf, size);
 }
 
-/* ---- ready list and the wake-up eventfd (as in tcp.c) ---- */
+/* ---- ready list and the wake-up eventfd (ready.h) ---- */
 
-static void ready_push(struct mesh_transport *t, struct mesh_conn *c)
-{
-	assert(!c->on_ready && !c->gone);
-	c->on_ready = true;
-	c->ready_next = NULL;
-	c->ready_prev = t->ready_tail;
-	if (t->ready_tail)
-		t->ready_tail->ready_next = c;
-	else
-		t->ready_head = c;
-	t->ready_tail = c;
-	t->ready_count++;
-}
-
-static void ready_remove(struct mesh_transport *t, struct mesh_conn *c)
-{
-	if (!c->on_ready)
-		return;
-	if (c->ready_prev)
-		c->ready_prev->ready_next = c->ready_next;
-	else
-		t->ready_head = c->ready_next;
-	if (c->ready_next)
-		c->ready_next->ready_prev = c->ready_prev;
-	else
-		t->ready_tail = c->ready_prev;
-	c->on_ready = false;
-	t->ready_count--;
-}
-
+/* List @c unless it is; a gone conn is never listed again (its memory waits for poll). */
 static void ready_add(struct mesh_transport *t, struct mesh_conn *c)
 {
-	if (!c->on_ready)
-		ready_push(t, c);
+	assert(c->ready.on || !c->gone);
+	mesh_ready_add(&t->ready, &c->ready);
 }
 
 static void kick_sync(struct mesh_transport *t)
 {
-	bool want = t->ready_count > 0;
-	uint64_t v = 1;
-
-	if (want == t->kicked)
-		return;
-	ssize_t r = want ? write(t->kickfd, &v, sizeof(v)) : read(t->kickfd, &v, sizeof(v));
-	assert(r == (ssize_t)sizeof(v));
-	(void)r;
-	t->kicked = want;
+	mesh_kick_set(&t->kick, t->ready.count > 0);
 }
 
 /* ---- connections: memory and verbs resources ---- */
@@ -805,7 +714,7 @@ static void conn_fail(struct mesh_conn *c, int status)
 	bool was_up = c->state == CONN_UP;
 	c->state = CONN_DOWN;
 	if (!c->visible) {
-		ready_remove(t, c);
+		mesh_ready_remove(&t->ready, &c->ready);
 		conn_unlink(t, c);
 		conn_release(c);
 		assert(!c->on_repost);
@@ -819,7 +728,7 @@ static void conn_fail(struct mesh_conn *c, int status)
 	if (c->has_qp) {
 		struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
 		if (ibv_modify_qp(c->id->qp, &a, IBV_QP_STATE)) {
-			char who[PEER_STR_MAX];
+			char who[MESH_ADDR_STR_MAX];
 			vlog(t, "moving the queue pair to %s into error failed (%s); "
 				"operations in flight may never complete",
 			     peer_str(c, who, sizeof(who)), strerror(errno));
@@ -838,7 +747,7 @@ static void accept_one(struct mesh_transport *t, struct rdma_cm_id *id,
 	struct mesh_conn *c = NULL;
 	struct sockaddr *sa = rdma_get_peer_addr(id);
 	struct sockaddr_in peer = { 0 };
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 	int rc;
 
 	if (sa && sa->sa_family == AF_INET)
@@ -882,7 +791,7 @@ reject:
 static void addr_resolved(struct mesh_conn *c)
 {
 	struct mesh_transport *t = c->ep;
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 
 	if (c->id->verbs != t->ctx) {
 		vlog(t, "connect to %s: the route leaves through device %s, this endpoint uses %s",
@@ -902,7 +811,7 @@ static void addr_resolved(struct mesh_conn *c)
 static void route_resolved(struct mesh_conn *c)
 {
 	struct mesh_transport *t = c->ep;
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 	struct rdma_conn_param p = conn_param(t, -1, -1);
 	int rc = conn_qp(c);
 
@@ -939,7 +848,7 @@ static void cm_handle(struct mesh_transport *t, const struct rdma_cm_event *e)
 		return;
 	}
 	struct mesh_conn *c = e->id->context;
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 	assert(c && c->id == e->id);
 	switch (e->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
@@ -1048,7 +957,7 @@ static void wc_handle(struct mesh_conn *c, const struct ibv_wc *wc, struct mesh_
 	struct mesh_transport *t = c->ep;
 	struct op *op = (struct op *)(uintptr_t)wc->wr_id;
 	int st = mesh_verbs_wc_status(wc->status);
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 
 	assert(op && op->c == c);
 	/* Flushes only follow a failure that was reported already. */
@@ -1136,7 +1045,7 @@ static bool serve(struct mesh_transport *t, struct mesh_conn *c, struct mesh_tp_
 			unsigned k = max - *n < WC_BATCH ? max - *n : WC_BATCH;
 			int got = ibv_poll_cq(c->cq, (int)k, wc);
 			if (got < 0) {
-				char who[PEER_STR_MAX];
+				char who[MESH_ADDR_STR_MAX];
 				vlog(t, "ibv_poll_cq for %s failed; dropping the connection",
 				     peer_str(c, who, sizeof(who)));
 				c->cq_dead = true;
@@ -1201,7 +1110,7 @@ static void repost_all(struct mesh_transport *t)
 			if (c->state != CONN_DOWN) {
 				int rc = rx_post(c, c->rx_done, c->rx_done_count);
 				if (rc) {
-					char who[PEER_STR_MAX];
+					char who[MESH_ADDR_STR_MAX];
 					vlog(t, "posting receives for %s failed: %s",
 					     peer_str(c, who, sizeof(who)), strerror(-rc));
 					conn_fail(c, rc);
@@ -1229,8 +1138,8 @@ static void ep_free(struct mesh_transport *t)
 		rdma_free_devices(t->devs);
 	if (t->cm_ch)
 		rdma_destroy_event_channel(t->cm_ch);
-	if (t->kickfd >= 0)
-		close(t->kickfd);
+	if (t->kick.fd >= 0)
+		close(t->kick.fd);
 	if (t->epfd >= 0)
 		close(t->epfd);
 	free(t);
@@ -1339,7 +1248,7 @@ static int verbs_create(const struct mesh_transport_params *params, struct mesh_
 	t->opt = opt;
 	t->opt.device = NULL; /* the caller's string need not outlive create() */
 	t->epfd = -1;
-	t->kickfd = -1;
+	t->kick.fd = -1;
 	int rc = device_open(t, opt.device);
 	if (rc)
 		goto free_ep; /* logged */
@@ -1362,13 +1271,13 @@ static int verbs_create(const struct mesh_transport_params *params, struct mesh_
 		goto fail_errno;
 	step = "epoll and eventfd";
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
-	t->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->epfd < 0 || t->kickfd < 0)
+	t->kick.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->epfd < 0 || t->kick.fd < 0)
 		goto fail_errno;
 	if ((rc = fd_nonblock(t->comp_ch->fd)) || (rc = fd_nonblock(t->cm_ch->fd)) ||
 	    (rc = epoll_add(t, t->comp_ch->fd, &t->comp_ch)) ||
 	    (rc = epoll_add(t, t->cm_ch->fd, &t->cm_ch)) ||
-	    (rc = epoll_add(t, t->kickfd, &t->kickfd)))
+	    (rc = epoll_add(t, t->kick.fd, &t->kick.fd)))
 		goto fail;
 	*out = t;
 	return 0;
@@ -1403,7 +1312,7 @@ static int verbs_listen(struct mesh_transport *t, const char *addr)
 {
 	assert(t);
 	struct sockaddr_in sa;
-	int rc = mesh_verbs_addr_parse(addr, &sa);
+	int rc = mesh_addr_parse(addr, &sa);
 	if (rc)
 		return rc;
 	if (t->listen_id)
@@ -1452,7 +1361,7 @@ static int verbs_connect(struct mesh_transport *t, const char *addr, struct mesh
 {
 	assert(t && out);
 	struct sockaddr_in sa;
-	int rc = mesh_verbs_addr_parse(addr, &sa);
+	int rc = mesh_addr_parse(addr, &sa);
 	if (rc)
 		return rc;
 	if (sa.sin_port == 0)
@@ -1496,7 +1405,7 @@ static void verbs_disconnect(struct mesh_conn *c)
 
 	if (c->state == CONN_UP)
 		(void)rdma_disconnect(c->id);
-	ready_remove(t, c);
+	mesh_ready_remove(&t->ready, &c->ready);
 	conn_unlink(t, c);
 	conn_release(c);
 	c->gone = true;
@@ -1525,7 +1434,7 @@ static int post_failed(struct mesh_conn *c, int err)
 {
 	if (err == ENOMEM)
 		return -EAGAIN;
-	char who[PEER_STR_MAX];
+	char who[MESH_ADDR_STR_MAX];
 	vlog(c->ep, "ibv_post_send to %s failed: %s", peer_str(c, who, sizeof(who)),
 	     strerror(err));
 	conn_fail(c, -err);
@@ -1731,12 +1640,12 @@ static int verbs_poll(struct mesh_transport *t, struct mesh_tp_event *ev, unsign
 
 	int rc = harvest(t);
 	unsigned n = 0;
-	for (unsigned k = t->ready_count; k > 0 && n < max; k--) {
-		struct mesh_conn *c = t->ready_head;
+	for (unsigned k = t->ready.count; k > 0 && n < max; k--) {
+		struct mesh_conn *c = MESH_READY_ENTRY(t->ready.head, struct mesh_conn, ready);
 		bool more = serve(t, c, ev, &n, max);
-		ready_remove(t, c);
+		mesh_ready_remove(&t->ready, &c->ready);
 		if (more)
-			ready_push(t, c);
+			ready_add(t, c);
 	}
 	kick_sync(t);
 	if (n == 0 && rc == 0)

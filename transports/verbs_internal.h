@@ -43,11 +43,6 @@ int mesh_verbs_config_make(const struct mesh_transport_params *p,
 int mesh_verbs_device_pick(const char *const *names, unsigned n, const char *want, char *msg,
 			   size_t msg_size);
 
-/* ---- addresses ---- */
-
-/** "host:port" (dotted quad or "localhost") into @sa. 0 or -EINVAL. */
-int mesh_verbs_addr_parse(const char *addr, struct sockaddr_in *sa);
-
 /* ---- status mapping ---- */
 
 /** An ibv_wc_status as 0 or a negative errno (REM_ACCESS_ERR: -EACCES). */
