@@ -103,11 +103,17 @@ start_target "$victim"
 groups=$(sed -n 's/.*toma: group \([0-9]*\): resumed.*/\1/p' "$run/meshd-t$victim.log")
 for g in $groups; do
   # stale (epoch 2), rebuilding (3), resynced and active again (4)
+  back=0
   for _ in $(seq 300); do
-    grep -qE "group $g: epoch ([4-9]|[1-9][0-9]+)$" "$run/meshd-t$victim.log" && break
+    grep -qE "group $g: epoch ([4-9]|[1-9][0-9]+)$" "$run/meshd-t$victim.log" && back=1 && break
     sleep 0.1
   done
   grep -hE "group $g: epoch [0-9]+$" "$run/meshd-t$victim.log" | tail -3
+  if [ "$back" -eq 0 ]; then
+    # Seen now and then: a whole-segment copy that stops making progress
+    # (a known open bug, not hidden here).
+    echo "demo: group $g: target $victim is still rebuilding after 30 s (resync did not finish)"
+  fi
 done
 sleep 0.5
 grep -h "resync:" "$run"/meshd-t*.log || true
