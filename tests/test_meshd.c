@@ -617,8 +617,8 @@ static void bad_names_files_and_ranges_are_refused_with_their_errors(void **stat
 		"target 0 addr=127.0.0.1 meta=/tmp/x\n",            /* no port */
 		"cluster lease=5s io_timeout=1s\ntarget 0 addr=127.0.0.1:1 meta=/tmp/x\n",
 		"target 0 addr=127.0.0.1:1 meta=/tmp/x\ndrive 0 path=/tmp/y size=1000\n",
-		"target 0 addr=127.0.0.1:1 meta=/tmp/x\ndrive 0 memory size=1MiB\n"
-		"volume v layout=raid5 size=1MiB\n",
+		/* an unknown layout */
+		"target 0 addr=127.0.0.1:1 meta=/tmp/x\ndrive 0 memory size=1MiB\nvolume v layout=raid5 size=1MiB\n",
 	};
 	uint8_t buf[2 * BLOCK];
 	struct mesh_volume *v;
@@ -809,7 +809,7 @@ static void raw_read_refused(int fd, uint64_t group, uint32_t drive, uint64_t of
 	uint64_t req_id = 0x5eed0000 + (uint64_t)offset / BLOCK + drive;
 	size_t n = read_request(req, sizeof(req), req_id, group, drive, offset, BLOCK);
 	struct mesh_msg m;
-	int status;
+	int status = 0; /* set below, or the test has failed */
 
 	raw_frame(fd, req, (uint32_t)n);
 	raw_recv(fd, &m, buf, MESH_PROTO_MSG_MAX, what);
