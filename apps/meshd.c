@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/units.h"
 #include "runtime/conf.h"
+#include "runtime/evloop.h"
 #include "runtime/host.h"
 #include "runtime/storage.h"
 
@@ -109,14 +109,6 @@ static int signals_catch(void)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Serve until a signal, then drain. Returns the exit status. */
 static int serve(struct mesh_host *h, struct mesh_storage *s, uint32_t self)
 {
@@ -133,8 +125,8 @@ static int serve(struct mesh_host *h, struct mesh_storage *s, uint32_t self)
 	}
 	mesh_log_info(env, "%s: stopping; %u requests under way",
 		      stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", mesh_storage_inflight(s));
-	deadline = mono_ns() + MESHD_DRAIN_NS;
-	while (mesh_storage_inflight(s) && mono_ns() < deadline)
+	deadline = mesh_evloop_now_ns() + MESHD_DRAIN_NS;
+	while (mesh_storage_inflight(s) && mesh_evloop_now_ns() < deadline)
 		mesh_host_run_once(h, MESHD_TICK_NS / 10);
 	if (mesh_storage_inflight(s)) {
 		mesh_log_warn(env, "%u requests still under way after the drain; their clients "

@@ -136,6 +136,29 @@ int mesh_heartbeat_peer_remove(struct mesh_heartbeat *hb, uint32_t node)
 	return 0;
 }
 
+int mesh_heartbeat_peers_set(struct mesh_heartbeat *hb, const uint32_t *nodes, unsigned count)
+{
+	int rc = 0;
+
+	assert(!hb->in_callback);
+	for (unsigned i = 0; i < hb->peer_count;) {
+		bool listed = false;
+
+		for (unsigned k = 0; k < count && !listed; k++)
+			listed = nodes[k] == hb->peers[i].node;
+		if (listed)
+			i++;
+		else
+			hb->peers[i] = hb->peers[--hb->peer_count];
+	}
+	for (unsigned k = 0; k < count; k++) {
+		int one = peer_find(hb, nodes[k]) ? 0 : mesh_heartbeat_peer_add(hb, nodes[k]);
+
+		rc = rc ? rc : one;
+	}
+	return rc;
+}
+
 int mesh_heartbeat_start(struct mesh_heartbeat *hb)
 {
 	uint64_t now = mesh_env_now_ns(hb->env);

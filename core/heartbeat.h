@@ -89,6 +89,14 @@ int mesh_heartbeat_peer_add(struct mesh_heartbeat *hb, uint32_t node);
 int mesh_heartbeat_peer_remove(struct mesh_heartbeat *hb, uint32_t node);
 
 /**
+ * Make the peers exactly @nodes (@count, distinct, not this node): peers
+ * not listed are removed without a callback, listed ones not yet watched
+ * are added as mesh_heartbeat_peer_add does, the others keep their state.
+ * Used as membership changes. Returns 0, or the first add's error.
+ */
+int mesh_heartbeat_peers_set(struct mesh_heartbeat *hb, const uint32_t *nodes, unsigned count);
+
+/**
  * Start beating. Every peer counts as heard from now; the first beat goes
  * out at a random offset within one interval (from the environment's
  * random stream), so that nodes started together do not all beat at one

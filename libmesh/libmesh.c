@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "runtime/conf.h"
+#include "runtime/evloop.h"
 #include "runtime/host.h"
 
 /* The volume's id inside the client: a handle serves one volume. */
@@ -26,14 +26,6 @@ struct mesh_volume {
 	uint64_t io_timeout_ns;
 	uint32_t spin_ns;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* A random id in the clients' range: two clients with one id would take
  * each other's replies, so each open draws afresh. */
@@ -159,10 +151,10 @@ void mesh_volume_close(struct mesh_volume *v)
 	if (!v)
 		return;
 	if (v->client) {
-		uint64_t deadline = mono_ns() + v->io_timeout_ns;
+		uint64_t deadline = mesh_evloop_now_ns() + v->io_timeout_ns;
 
-		while (mesh_client_inflight(v->client) && mono_ns() < deadline)
-			(void)mesh_volume_poll(v, done, 1, 64, deadline - mono_ns());
+		while (mesh_client_inflight(v->client) && mesh_evloop_now_ns() < deadline)
+			(void)mesh_volume_poll(v, done, 1, 64, deadline - mesh_evloop_now_ns());
 		mesh_host_node(v->host)->client = NULL;
 		mesh_client_destroy(v->client);
 	}
@@ -190,7 +182,7 @@ int mesh_volume_submit(struct mesh_volume *v, enum mesh_io_op op, void *buf, uin
 int mesh_volume_poll(struct mesh_volume *v, struct mesh_io_done *out, unsigned min, unsigned max,
 		     uint64_t timeout_ns)
 {
-	uint64_t start = mono_ns(), now = start;
+	uint64_t start = mesh_evloop_now_ns(), now = start;
 	uint64_t deadline = start + timeout_ns, spin_end = start + v->spin_ns;
 	unsigned got = mesh_client_reap(v->client, out, max);
 
@@ -203,7 +195,7 @@ int mesh_volume_poll(struct mesh_volume *v, struct mesh_io_done *out, unsigned m
 		if (rc < 0)
 			return rc;
 		got += mesh_client_reap(v->client, out + got, max - got);
-		now = mono_ns();
+		now = mesh_evloop_now_ns();
 		if (now >= deadline)
 			break;
 	}

@@ -26,44 +26,19 @@ struct mesh_storage {
 	uint32_t self;
 	struct mesh_dirty *dirty;
 	struct mesh_pool pool;          /* for spares: every drive of the file */
-	uint32_t peers[MESH_HEARTBEAT_PEERS_MAX];
-	unsigned peer_count;
 	uint64_t copies_logged;         /* resync copies already reported */
 };
-
-static bool listed(const uint32_t *ids, unsigned count, uint32_t id)
-{
-	for (unsigned i = 0; i < count; i++) {
-		if (ids[i] == id)
-			return true;
-	}
-	return false;
-}
 
 /* Heartbeat peers follow membership (mesh_toma_replica_peers). */
 static void peers_follow(struct mesh_storage *s)
 {
-	struct mesh_heartbeat *hb = s->node->heartbeat;
 	uint32_t want[MESH_HEARTBEAT_PEERS_MAX];
 	unsigned count;
 
-	/* A group resumed from the metadata store reports its configuration
-	 * before the heartbeat is made: remember nothing then, or roles_start's
-	 * call would find every peer added already and the heartbeat would
-	 * have none (a restarted target neither beats nor hears its peers). */
-	if (!hb)
-		return;
+	if (!s->node->heartbeat)
+		return; /* configurations resumed at start: peers come once it exists */
 	count = mesh_toma_replica_peers(s->node->toma, want, MESH_HEARTBEAT_PEERS_MAX);
-	for (unsigned i = 0; i < s->peer_count; i++) {
-		if (!listed(want, count, s->peers[i]))
-			mesh_heartbeat_peer_remove(hb, s->peers[i]);
-	}
-	for (unsigned i = 0; i < count; i++) {
-		if (!listed(s->peers, s->peer_count, want[i]))
-			mesh_heartbeat_peer_add(hb, want[i]);
-	}
-	memcpy(s->peers, want, count * sizeof(*want));
-	s->peer_count = count;
+	mesh_heartbeat_peers_set(s->node->heartbeat, want, count);
 }
 
 static void on_config(void *arg, const struct mesh_group_config *c)

@@ -296,18 +296,9 @@ static int heartbeat_start(struct simnode *n)
 	if (!hb->interval_ns || !n->peer_count)
 		return 0;
 	rc = mesh_heartbeat_create(&n->node.env, &cfg, &n->node.heartbeat);
-	for (uint32_t i = 0; rc == 0 && i < n->peer_count; i++)
-		rc = mesh_heartbeat_peer_add(n->node.heartbeat, n->peers[i]);
+	if (rc == 0)
+		rc = mesh_heartbeat_peers_set(n->node.heartbeat, n->peers, n->peer_count);
 	return rc ? rc : mesh_heartbeat_start(n->node.heartbeat);
-}
-
-static bool in_peers(const uint32_t *peers, uint32_t count, uint32_t node)
-{
-	for (uint32_t i = 0; i < count; i++) {
-		if (peers[i] == node)
-			return true;
-	}
-	return false;
 }
 
 /* Heartbeat peers follow membership (mesh_toma_replica_peers), up to the
@@ -319,14 +310,8 @@ static void peers_follow(struct simnode *n)
 
 	if (!n->peers && !(n->peers = calloc(MESH_HEARTBEAT_PEERS_MAX, sizeof(*n->peers))))
 		return;
-	for (uint32_t i = 0; n->node.heartbeat && i < n->peer_count; i++) {
-		if (!in_peers(want, count, n->peers[i]))
-			mesh_heartbeat_peer_remove(n->node.heartbeat, n->peers[i]);
-	}
-	for (uint32_t i = 0; n->node.heartbeat && i < count; i++) {
-		if (!in_peers(n->peers, n->peer_count, want[i]))
-			mesh_heartbeat_peer_add(n->node.heartbeat, want[i]);
-	}
+	if (n->node.heartbeat)
+		mesh_heartbeat_peers_set(n->node.heartbeat, want, count);
 	memcpy(n->peers, want, count * sizeof(*want));
 	n->peer_count = count;
 	if (!n->node.heartbeat && count && n->up)

@@ -386,6 +386,37 @@ static void watch_next_beat(struct world *w, uint32_t from)
 	w->taps[from].first_send_ns = NEVER;
 }
 
+static void peers_set_keeps_listed_state_drops_the_rest_and_adds_the_new(void **state)
+{
+	(void)state;
+	struct world *w = world_create(3, test_seed);
+	struct mesh_heartbeat *hb = hb_of(w, 0);
+	const uint32_t next[] = { 2, 5 }, with_self[] = { 2, 0 };
+
+	add_all_peers(w);
+	start_all(w);
+	run_until(w, 10 * INTERVAL_NS);
+	cut(w, 2, 0, false);
+	run_until(w, now_ns(w) + TIMEOUT_NS + 3 * INTERVAL_NS);
+	assert_false(mesh_heartbeat_peer_alive(hb, 2));
+	unsigned changes = w->taps[0].change_count;
+
+	assert_int_equal(mesh_heartbeat_peers_set(hb, next, 2), 0);
+	assert_int_equal(mesh_heartbeat_peer_count(hb), 2);
+	assert_false(mesh_heartbeat_peer_alive(hb, 1)); /* gone */
+	assert_false(mesh_heartbeat_peer_alive(hb, 2)); /* still suspected */
+	assert_true(mesh_heartbeat_peer_alive(hb, 5));  /* new: alive */
+	assert_int_equal(w->taps[0].change_count, changes); /* no callback */
+	/* The same list again changes nothing; this node itself is refused. */
+	assert_int_equal(mesh_heartbeat_peers_set(hb, next, 2), 0);
+	assert_int_equal(mesh_heartbeat_peer_count(hb), 2);
+	assert_int_equal(mesh_heartbeat_peers_set(hb, with_self, 2), -EINVAL);
+	assert_int_equal(mesh_heartbeat_peer_count(hb), 1);
+	assert_int_equal(mesh_heartbeat_peers_set(hb, NULL, 0), 0);
+	assert_int_equal(mesh_heartbeat_peer_count(hb), 0);
+	world_destroy(w);
+}
+
 static void peer_cut_both_ways_is_suspected_after_timeout_and_recovers(void **state)
 {
 	(void)state;
@@ -728,6 +759,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(beats_go_every_interval_to_each_peer_and_only_to_peers),
 		cmocka_unit_test(peer_cut_both_ways_is_suspected_after_timeout_and_recovers),
+		cmocka_unit_test(peers_set_keeps_listed_state_drops_the_rest_and_adds_the_new),
 		cmocka_unit_test(one_way_cut_is_suspected_only_by_the_side_that_stops_hearing),
 		cmocka_unit_test(first_beats_are_spread_over_one_interval),
 		cmocka_unit_test(beats_from_non_peers_are_counted_and_ignored),

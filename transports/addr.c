@@ -51,3 +51,10 @@ const char *mesh_addr_str(const struct sockaddr_in *sa, char *buf, size_t size)
 	snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
 	return buf;
 }
+
+int mesh_addr_parse_peer(const char *addr, struct sockaddr_in *sa)
+{
+	int rc = mesh_addr_parse(addr, sa);
+
+	return rc ? rc : sa->sin_port == 0 ? -EINVAL : 0;
+}

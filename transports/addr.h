@@ -24,6 +24,9 @@
  */
 int mesh_addr_parse(const char *addr, struct sockaddr_in *sa);
 
+/** As mesh_addr_parse, for a peer to connect to: port 0 is -EINVAL too. */
+int mesh_addr_parse_peer(const char *addr, struct sockaddr_in *sa);
+
 /** "a.b.c.d:port" of @sa into @buf (@size bytes, truncated to fit); returns @buf. */
 const char *mesh_addr_str(const struct sockaddr_in *sa, char *buf, size_t size);
 

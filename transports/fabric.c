@@ -1491,25 +1491,14 @@ static int fab_listen(struct mesh_transport *t, const char *addr)
 		return rc;
 	if (t->listenfd >= 0)
 		return -EINVAL;
-	int fd = mesh_sock_listen(&sa, MESH_FABRIC_BACKLOG, NULL);
+	int fd = mesh_sock_listen(t->epfd, &t->listenfd, &sa, MESH_FABRIC_BACKLOG, NULL);
 	if (fd < 0) {
-		rc = fd;
-		goto fail;
-	}
-	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->listenfd };
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
-		rc = -errno;
-		goto close_fd;
+		fab_log(t, "listen at %s failed: %s", addr, strerror(-fd));
+		return fd;
 	}
 	t->listenfd = fd;
 	t->port = ntohs(sa.sin_port);
 	return 0;
-
-close_fd:
-	close(fd);
-fail:
-	fab_log(t, "listen at %s failed: %s", addr, strerror(-rc));
-	return rc;
 }
 
 /*
@@ -1521,11 +1510,9 @@ static int fab_connect(struct mesh_transport *t, const char *addr, struct mesh_c
 {
 	assert(t && out);
 	struct sockaddr_in sa;
-	int rc = mesh_addr_parse(addr, &sa);
+	int rc = mesh_addr_parse_peer(addr, &sa);
 	if (rc)
 		return rc;
-	if (sa.sin_port == 0)
-		return -EINVAL;
 	if (t->conn_count >= t->conn_max)
 		return -EMFILE;
 	int fd = mesh_sock_connect(&sa, &hello_tuning);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 void mesh_sock_tune(int fd, const struct mesh_sock_tuning *tu)
@@ -21,7 +22,8 @@ void mesh_sock_tune(int fd, const struct mesh_sock_tuning *tu)
 	}
 }
 
-int mesh_sock_listen(struct sockaddr_in *sa, int backlog, const struct mesh_sock_tuning *tu)
+int mesh_sock_listen(int epfd, void *tag, struct sockaddr_in *sa, int backlog,
+		     const struct mesh_sock_tuning *tu)
 {
 	assert(sa && backlog > 0);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -32,8 +34,10 @@ int mesh_sock_listen(struct sockaddr_in *sa, int backlog, const struct mesh_sock
 	if (tu)
 		mesh_sock_tune(fd, tu);
 	socklen_t sl = sizeof(*sa);
+	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = tag };
 	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(fd, backlog) < 0 ||
-	    getsockname(fd, (struct sockaddr *)sa, &sl) < 0) {
+	    getsockname(fd, (struct sockaddr *)sa, &sl) < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
 		int rc = -errno;
 		close(fd);
 		return rc;

@@ -24,12 +24,14 @@ void mesh_sock_tune(int fd, const struct mesh_sock_tuning *tu);
 /**
  * A nonblocking, close-on-exec socket listening at @sa with @backlog,
  * SO_REUSEADDR set (a restarted node rebinds past TIME_WAIT; a live
- * listener still wins). @tu, when not NULL, is applied before listen() so
- * that accepted sockets start with it (window scale). On return @sa holds
- * the address bound (the port chosen for port 0). The fd, or a negative
- * errno with nothing left open.
+ * listener still wins), and watched for EPOLLIN in @epfd with @tag as its
+ * data. @tu, when not NULL, is applied before listen() so that accepted
+ * sockets start with it (window scale). On return @sa holds the address
+ * bound (the port chosen for port 0). The fd, or a negative errno with
+ * nothing left open or watched.
  */
-int mesh_sock_listen(struct sockaddr_in *sa, int backlog, const struct mesh_sock_tuning *tu);
+int mesh_sock_listen(int epfd, void *tag, struct sockaddr_in *sa, int backlog,
+		     const struct mesh_sock_tuning *tu);
 
 /**
  * A nonblocking, close-on-exec socket, tuned with @tu, whose connect() to

@@ -678,25 +678,14 @@ static int tcp_listen(struct mesh_transport *t, const char *addr)
 		return -EINVAL;
 
 	struct mesh_sock_tuning tu = sock_tuning(t);
-	int fd = mesh_sock_listen(&sa, MESH_TCP_BACKLOG, &tu);
+	int fd = mesh_sock_listen(t->epfd, &t->listenfd, &sa, MESH_TCP_BACKLOG, &tu);
 	if (fd < 0) {
-		rc = fd;
-		goto fail;
-	}
-	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = &t->listenfd };
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
-		rc = -errno;
-		goto close_fd;
+		tcp_log(t, "listen at %s failed: %s", addr, strerror(-fd));
+		return fd;
 	}
 	t->listenfd = fd;
 	t->port = ntohs(sa.sin_port);
 	return 0;
-
-close_fd:
-	close(fd);
-fail:
-	tcp_log(t, "listen at %s failed: %s", addr, strerror(-rc));
-	return rc;
 }
 
 /*
@@ -712,11 +701,9 @@ static int tcp_connect(struct mesh_transport *t, const char *addr, struct mesh_c
 {
 	assert(t && out);
 	struct sockaddr_in sa;
-	int rc = mesh_addr_parse(addr, &sa);
+	int rc = mesh_addr_parse_peer(addr, &sa);
 	if (rc)
 		return rc;
-	if (sa.sin_port == 0)
-		return -EINVAL;
 	if (t->conn_count >= t->conn_max)
 		return -EMFILE;
 

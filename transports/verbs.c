@@ -1361,11 +1361,9 @@ static int verbs_connect(struct mesh_transport *t, const char *addr, struct mesh
 {
 	assert(t && out);
 	struct sockaddr_in sa;
-	int rc = mesh_addr_parse(addr, &sa);
+	int rc = mesh_addr_parse_peer(addr, &sa);
 	if (rc)
 		return rc;
-	if (sa.sin_port == 0)
-		return -EINVAL;
 	if (t->conn_count >= t->cfg.conn_max)
 		return -EMFILE;
 
