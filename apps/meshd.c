@@ -6,7 +6,10 @@
  * Applications are the clients: they link libmesh (or run fio with the
  * mesh engine) and do the data services themselves.
  *
- *   meshd --config FILE --target ID [--log-level info]
+ *   meshd --config FILE --target ID [--transport NAME] [--log-level info]
+ *
+ * The transport is the cluster file's (transport=, default tcp) unless
+ * --transport names another; every node of a cluster must speak the same.
  *
  * SIGTERM or SIGINT stops it cleanly: it stops taking requests, lets the
  * drive I/O under way finish (bounded by MESHD_DRAIN_NS), writes back
@@ -40,7 +43,9 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: meshd --config FILE --target ID [--log-level error|warn|info|debug]\n"
+	fprintf(f, "usage: meshd --config FILE --target ID [--transport tcp|fabric[:PROVIDER]|"
+		   "verbs[:DEVICE]]\n"
+		   "             [--log-level error|warn|info|debug]\n"
 		   "Serve target ID's drives of the cluster FILE describes (docs/meshd.md).\n");
 }
 
@@ -48,6 +53,7 @@ struct options {
 	const char *config;
 	uint32_t target;
 	bool target_given;
+	const char *transport;  /* NULL: the cluster file's */
 	enum mesh_log_level log_level;
 };
 
@@ -56,6 +62,7 @@ static int options_parse(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "target", required_argument, NULL, 't' },
+		{ "transport", required_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -63,7 +70,7 @@ static int options_parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .log_level = MESH_LOG_INFO };
-	while ((opt = getopt_long(argc, argv, "c:t:l:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:t:T:l:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			o->config = optarg;
@@ -75,6 +82,9 @@ static int options_parse(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->target_given = true;
+			break;
+		case 'T':
+			o->transport = optarg;
 			break;
 		case 'l':
 			if (mesh_log_level_parse(optarg, &o->log_level)) {
@@ -116,7 +126,7 @@ static int serve(struct mesh_host *h, struct mesh_storage *s, uint32_t self)
 	uint64_t deadline;
 	int rc = 0;
 
-	mesh_log_info(env, "target %u serving", self);
+	mesh_log_info(env, "target %u serving over %s", self, mesh_host_transport(h));
 	while (!stop_signal && rc >= 0)
 		rc = mesh_host_run_once(h, MESHD_TICK_NS);
 	if (rc < 0) {
@@ -164,6 +174,7 @@ int main(int argc, char **argv)
 		struct mesh_host_config hcfg = {
 			.self = o.target,
 			.listen_addr = t->addr,
+			.transport = o.transport ? o.transport : conf->transport,
 			.meta_dir = t->meta_dir,
 			.log_level = o.log_level,
 		};

@@ -346,6 +346,9 @@ static void copy_start(struct mesh_resync *r, const struct mesh_group_config *c,
 		      (unsigned long long)cp->total, (unsigned long long)c->bytes, to->node,
 		      returning ? "regions written while it was away" : "whole segment");
 	copy_pump(r);
+	/* The tick resends what is lost: replies alone would not move a
+	 * copy whose message (or its answer) never arrived. */
+	arm_work(r);
 }
 
 /* Check the copy under way against the configuration now held; start one

@@ -71,8 +71,8 @@ static struct fio_option options[] = {
 		.lname = "mesh transport",
 		.type = FIO_OPT_STR_STORE,
 		.off1 = offsetof(struct engine_options, transport),
-		.help = "how the client reaches the targets: tcp",
-		.def = "tcp",
+		.help = "how the client reaches the targets: tcp, fabric[:PROVIDER], "
+			"verbs[:DEVICE] (default: the cluster file's)",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},

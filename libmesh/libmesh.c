@@ -17,6 +17,8 @@
 
 /* The volume's id inside the client: a handle serves one volume. */
 #define VOLUME_ID 0u
+/* Longest wait at open for the connections to the targets. */
+#define CONNECT_WAIT_NS 2000000000ull
 
 struct mesh_volume {
 	struct mesh_host *host;
@@ -44,10 +46,6 @@ static int options_check(const struct mesh_volume_options *o)
 	if (!o || !o->config || !o->volume) {
 		fprintf(stderr, "libmesh: a configuration file and a volume name are needed\n");
 		return -EINVAL;
-	}
-	if (o->transport && strcmp(o->transport, "tcp") != 0) {
-		fprintf(stderr, "libmesh: transport \"%s\": expected tcp\n", o->transport);
-		return -EPROTONOSUPPORT;
 	}
 	if (o->queue_depth > MESH_VOLUME_QUEUE_DEPTH_MAX) {
 		fprintf(stderr, "libmesh: queue depth %u: at most %u\n", o->queue_depth,
@@ -93,6 +91,18 @@ static int client_start(struct mesh_volume *v, const struct mesh_volume_options 
 	return rc;
 }
 
+/* Bring the connections to the targets up before the first I/O, so that
+ * it does not wait out a resend for each (fabric and verbs take a
+ * handshake). Bounded; a target that does not answer is left to the
+ * client's retries. */
+static void connect_all(struct mesh_volume *v)
+{
+	uint64_t deadline = mesh_evloop_now_ns() + CONNECT_WAIT_NS;
+
+	while (mesh_host_peers_connect(v->host) > 0 && mesh_evloop_now_ns() < deadline)
+		(void)mesh_host_run_once(v->host, 1000000);
+}
+
 int mesh_volume_open(const struct mesh_volume_options *o, struct mesh_volume **out)
 {
 	struct mesh_volume *v;
@@ -130,11 +140,15 @@ int mesh_volume_open(const struct mesh_volume_options *o, struct mesh_volume **o
 		fprintf(stderr, "libmesh: %s=%s: expected error, warn, info or debug; ignored\n",
 			MESH_VOLUME_LOG_ENV, log_env);
 	hcfg.self = o->client_id;
+	hcfg.transport = o->transport && *o->transport ? o->transport : v->conf->transport;
+	hcfg.route_hint = v->conf->targets[0].addr;
 	rc = hcfg.self ? 0 : client_id_draw(&hcfg.self);
 	if (rc == 0)
 		rc = mesh_host_create(&hcfg, &v->host);
 	if (rc == 0)
 		rc = client_start(v, o, vol);
+	if (rc == 0)
+		connect_all(v);
 	if (rc) {
 		fprintf(stderr, "libmesh: volume %s: not opened: %s\n", o->volume, strerror(-rc));
 		mesh_volume_close(v);

@@ -36,7 +36,9 @@
 struct mesh_volume_options {
 	const char *config;       /* the cluster configuration file */
 	const char *volume;       /* a volume it defines */
-	const char *transport;    /* "tcp" (NULL: tcp) */
+	/* "tcp", "fabric", "fabric:shm", "verbs" ... (runtime/transport_choice.h);
+	 * NULL: the cluster file's. It must be what the targets speak. */
+	const char *transport;
 	uint32_t client_id;       /* 0: a random id above MESH_CONF_CLIENT_ID_MIN */
 	uint32_t queue_depth;     /* 0: MESH_VOLUME_QUEUE_DEPTH_DEFAULT */
 	uint64_t io_timeout_ns;   /* 0: the file's io_timeout */

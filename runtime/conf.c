@@ -139,7 +139,7 @@ static int copy_string(struct parser *p, const char *what, const char *s, char *
 static int stmt_cluster(struct parser *p, const struct words *w)
 {
 	static const char *const keys[] = { "lease", "io_timeout", "heartbeat",
-					    "heartbeat_timeout", "drift_ppm", NULL };
+					    "heartbeat_timeout", "drift_ppm", "transport", NULL };
 	struct mesh_conf *c = p->c;
 	const char *v;
 	int rc = options_known(p, w, 1, keys);
@@ -154,6 +154,14 @@ static int stmt_cluster(struct parser *p, const struct words *w)
 		rc = parse_duration(p, "heartbeat_timeout", v, &c->heartbeat_timeout_ns);
 	if (!rc && (v = option(w, 1, "drift_ppm")))
 		rc = parse_u32(p, "drift_ppm", v, 0, MESH_GROUP_DRIFT_PPM_MAX, &c->drift_ppm);
+	if (!rc && (v = option(w, 1, "transport"))) {
+		struct mesh_transport_choice choice;
+		char why[160];
+
+		if (mesh_transport_choose(v, &choice, why, sizeof(why)))
+			return fail(p, "cluster: %s", why);
+		strcpy(c->transport, choice.name);
+	}
 	return rc;
 }
 
@@ -409,6 +417,7 @@ int mesh_conf_parse(const char *text, const char *name, struct mesh_conf **out, 
 		.heartbeat_ns = DEFAULT_HEARTBEAT_NS,
 		.heartbeat_timeout_ns = DEFAULT_HEARTBEAT_TIMEOUT_NS,
 		.drift_ppm = DEFAULT_DRIFT_PPM,
+		.transport = "tcp",
 	};
 	for (const char *s = text; rc == 0 && *s;) {
 		const char *end = strchr(s, '\n');

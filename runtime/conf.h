@@ -12,7 +12,7 @@
  * a comment. Values take units (core/units.h): sizes "256MiB", durations
  * "2s", "100ms".
  *
- *   cluster lease=2s io_timeout=10s heartbeat=100ms heartbeat_timeout=1s
+ *   cluster lease=2s io_timeout=10s heartbeat=100ms heartbeat_timeout=1s transport=tcp
  *   target 0 addr=127.0.0.1:7400 rack=0 meta=/var/lib/mesh/t0
  *   drive 0 path=/var/lib/mesh/t0.img size=1GiB
  *   drive 1 memory size=256MiB
@@ -33,6 +33,7 @@
 #include "core/layout.h"
 #include "core/placement.h"
 #include "core/proto.h"
+#include "runtime/transport_choice.h"
 
 #define MESH_CONF_TARGETS_MAX 1024u
 #define MESH_CONF_DRIVES_MAX 4096u
@@ -76,6 +77,8 @@ struct mesh_conf_volume {
 struct mesh_conf {
 	uint64_t lease_ns, io_timeout_ns, heartbeat_ns, heartbeat_timeout_ns;
 	uint32_t drift_ppm;
+	/* What every node speaks (runtime/transport_choice.h); default tcp. */
+	char transport[MESH_TRANSPORT_NAME_MAX + 1];
 	uint32_t target_count, drive_count, volume_count;
 	struct mesh_conf_target targets[MESH_CONF_TARGETS_MAX];
 	struct mesh_conf_drive drives[MESH_CONF_DRIVES_MAX];

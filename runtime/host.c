@@ -1,6 +1,6 @@
 /*
  * runtime/host.c: a real node (see host.h): the environment's ops on the
- * event loop, the tcp transport, io_uring drives and the metadata store.
+ * event loop, the chosen transport, io_uring drives and the metadata store.
  */
 #define _GNU_SOURCE
 #include "runtime/host.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sched.h>
 #include <sys/random.h>
 
 #include "core/proto.h"
@@ -18,25 +19,35 @@
 #include "runtime/evloop.h"
 #include "runtime/metastore.h"
 #include "runtime/uring_drive.h"
-#include "transports/tcp.h"
+#include "runtime/transport_choice.h"
 
 #define EVENTS_PER_POLL 64
 #define HELLO_BYTES 8u
 #define DRIVE_QUEUE_DEPTH 128u
+/* A polled transport: spin this long after the last event, then nap
+ * this long between looks. */
+#define POLL_SPIN_NS 2000000ull
+#define POLL_NAP_NS 1000000ull
 
 struct peer {
 	uint32_t id;
-	char addr[MESH_TCP_ADDR_MAX + 1];   /* "" when only known by a hello */
+	char addr[MESH_HOST_ADDR_MAX + 1];   /* "" when only known by a hello */
 	struct mesh_conn *conn;             /* the one this node sends on */
+	/* @conn is ours and waits for its CONN_UP to send the hello: until
+	 * then sends to this peer are -EAGAIN (transports that take
+	 * messages only once up, see transport_choice.h). */
+	bool hello_pending;
 };
 
 struct mesh_host {
 	struct mesh_host_config cfg;
 	struct mesh_node node;
 	struct mesh_evloop *loop;
+	struct mesh_transport_choice tp_choice;
 	const struct mesh_transport_ops *tp_ops;
 	struct mesh_transport *tp;
-	int tp_fd;
+	int tp_fd;                  /* -1: the transport has none, so it is polled */
+	uint64_t polled_busy_ns;    /* polled: when something last happened */
 	struct mesh_metastore *meta;
 	/* Slots never move (connections point at them); @by_id orders them
 	 * for the lookup every send makes. */
@@ -99,7 +110,7 @@ int mesh_host_peer_add(struct mesh_host *h, uint32_t id, const char *addr)
 {
 	struct peer *p = peer_find(h, id);
 
-	if (!addr || !*addr || strlen(addr) > MESH_TCP_ADDR_MAX)
+	if (!addr || !*addr || strlen(addr) > MESH_HOST_ADDR_MAX)
 		return -EINVAL;
 	if (p && p->addr[0])
 		return -EEXIST;
@@ -113,8 +124,10 @@ static void conn_drop(struct mesh_host *h, struct mesh_conn *c)
 {
 	struct peer *p = h->tp_ops->conn_ctx(c);
 
-	if (p && p->conn == c)
+	if (p && p->conn == c) {
 		p->conn = NULL;
+		p->hello_pending = false;
+	}
 	if (h->dropped_count < EVENTS_PER_POLL)
 		h->dropped[h->dropped_count++] = c;
 	h->tp_ops->disconnect(c);
@@ -155,6 +168,11 @@ static int peer_conn(struct mesh_host *h, struct peer *p)
 	if (rc)
 		return rc == -EMFILE ? -EAGAIN : -EHOSTUNREACH;
 	h->tp_ops->set_conn_ctx(c, p);
+	if (mesh_transport_choice_sends_after_up(&h->tp_choice)) {
+		p->conn = c;
+		p->hello_pending = true;
+		return 0;
+	}
 	if ((rc = send_hello(h, c))) {
 		h->tp_ops->disconnect(c);
 		return rc == -EAGAIN ? -EAGAIN : -EHOSTUNREACH;
@@ -212,6 +230,15 @@ static void on_transport_event(struct mesh_host *h, const struct mesh_tp_event *
 			mesh_node_on_message(&h->node, p->id, e->data, e->len);
 		}
 		break;
+	case MESH_TP_CONN_UP:
+		if (p && p->conn == e->conn && p->hello_pending) {
+			p->hello_pending = false;
+			if (send_hello(h, e->conn)) {
+				host_log(h, MESH_LOG_WARN, "hello to node %u not sent; dropped", p->id);
+				conn_drop(h, e->conn);
+			}
+		}
+		break;
 	case MESH_TP_CONN_DOWN:
 		if (p)
 			host_log(h, MESH_LOG_INFO, "connection to node %u down (%d)", p->id, e->status);
@@ -222,21 +249,29 @@ static void on_transport_event(struct mesh_host *h, const struct mesh_tp_event *
 	}
 }
 
-static void on_transport(void *arg, uint32_t events)
+/* Handle what the transport has; returns how many events. */
+static unsigned transport_drain(struct mesh_host *h)
 {
-	struct mesh_host *h = arg;
 	struct mesh_tp_event ev[EVENTS_PER_POLL];
+	unsigned total = 0;
 	int n;
 
-	(void)events;
 	do {
 		n = h->tp_ops->poll(h->tp, ev, EVENTS_PER_POLL);
 		h->dropped_count = 0;
 		for (int i = 0; i < n; i++)
 			on_transport_event(h, &ev[i]);
+		total += n > 0 ? (unsigned)n : 0;
 	} while (n == EVENTS_PER_POLL);
 	if (n < 0)
-		host_log(h, MESH_LOG_ERROR, "transport failed: %d", n);
+		host_log(h, MESH_LOG_ERROR, "%s transport failed: %d", h->tp_choice.name, n);
+	return total;
+}
+
+static void on_transport(void *arg, uint32_t events)
+{
+	(void)events;
+	transport_drain(arg);
 }
 
 /* ---- the environment ---- */
@@ -268,6 +303,8 @@ static int env_send(void *ctx, uint32_t dst, const struct mesh_iov *iov, unsigne
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if ((rc = peer_conn(h, p)))
 			return rc;
+		if (p->hello_pending)
+			return -EAGAIN; /* connecting: the caller retries */
 		rc = h->tp_ops->send(p->conn, iov, iovcnt);
 		if (rc != -ENOTCONN)
 			return rc;
@@ -365,9 +402,11 @@ static void on_drive_ready(void *arg, uint32_t events)
 
 /* ---- life ---- */
 
-static void tcp_log(void *ctx, const char *line)
+static void transport_log(void *ctx, const char *line)
 {
-	host_log(ctx, MESH_LOG_WARN, "tcp: %s", line);
+	struct mesh_host *h = ctx;
+
+	host_log(h, MESH_LOG_WARN, "%s: %s", h->tp_choice.name, line);
 }
 
 int mesh_host_create(const struct mesh_host_config *cfg, struct mesh_host **out)
@@ -388,17 +427,33 @@ int mesh_host_create(const struct mesh_host_config *cfg, struct mesh_host **out)
 	if (getrandom(&h->rng, sizeof(h->rng), 0) != sizeof(h->rng) || !h->rng)
 		h->rng = h->started_ns | 1;
 
-	struct mesh_tcp_options topt = { .log = tcp_log, .log_ctx = h };
-	struct mesh_transport_params params = {
-		.fabric = &topt, .msg_bytes_max = h->cfg.msg_bytes_max,
+	struct mesh_transport_start start = {
+		.msg_bytes_max = h->cfg.msg_bytes_max,
+		.listen_addr = cfg->listen_addr,
+		.peer_addr = cfg->route_hint,
+		.log = transport_log,
+		.log_ctx = h,
 	};
-	const char *what = "event loop";
+	char err[160];
+	const char *what = "transport";
 
-	h->tp_ops = &mesh_transport_tcp;
+	rc = mesh_transport_choose(cfg->transport, &h->tp_choice, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "node %u: %s\n", cfg->self, err);
+		free(h);
+		return rc;
+	}
+	h->tp_ops = h->tp_choice.ops;
+	h->cfg.transport = h->tp_choice.name;
+	what = "event loop";
 	rc = mesh_evloop_create(on_timer, h, &h->loop);
-	if (!rc && (what = "tcp transport", rc = h->tp_ops->create(&params, &h->tp)) == 0) {
+	if (!rc && (what = h->tp_choice.name,
+		    rc = mesh_transport_choice_create(&h->tp_choice, &start, &h->tp)) == 0) {
 		h->tp_fd = mesh_tp_wait_fd(h->tp_ops, h->tp);
-		rc = mesh_evloop_watch(h->loop, h->tp_fd, EPOLLIN, on_transport, h);
+		if (h->tp_fd >= 0)
+			rc = mesh_evloop_watch(h->loop, h->tp_fd, EPOLLIN, on_transport, h);
+		else
+			h->tp_fd = -1; /* polled by mesh_host_run_once */
 	}
 	if (!rc && cfg->listen_addr) {
 		what = "listen";
@@ -440,9 +495,14 @@ struct mesh_node *mesh_host_node(struct mesh_host *h)
 	return &h->node;
 }
 
+const char *mesh_host_transport(const struct mesh_host *h)
+{
+	return h->tp_choice.name;
+}
+
 int mesh_host_port(const struct mesh_host *h)
 {
-	return mesh_tcp_bound_port(h->tp);
+	return mesh_transport_choice_port(&h->tp_choice, h->tp);
 }
 
 int mesh_host_drive_add(struct mesh_host *h, const char *path, uint64_t bytes, uint32_t *index)
@@ -476,15 +536,61 @@ uint64_t mesh_host_drive_bytes(const struct mesh_host *h, uint32_t index)
 	return index < h->drive_count ? mesh_uring_drive_bytes(h->drives[index]) : 0;
 }
 
-int mesh_host_run_once(struct mesh_host *h, uint64_t timeout_ns)
+/* Drive I/O the last turn's callbacks queued goes to the kernel together,
+ * before this turn may sleep. */
+static void drives_flush(struct mesh_host *h)
 {
-	/* Drive I/O the last turn's callbacks queued goes to the kernel
-	 * together, before this turn may sleep. */
 	for (uint32_t i = 0; i < h->drive_count; i++) {
 		int rc = mesh_uring_drive_flush(h->drives[i]);
 
 		if (rc)
 			host_log(h, MESH_LOG_WARN, "drive %u: submit failed (%d); retrying", i, rc);
 	}
-	return mesh_evloop_run_once(h->loop, timeout_ns);
+}
+
+int mesh_host_run_once(struct mesh_host *h, uint64_t timeout_ns)
+{
+	uint64_t deadline;
+	int n;
+
+	drives_flush(h);
+	if (h->tp_fd >= 0)
+		return mesh_evloop_run_once(h->loop, timeout_ns);
+	/* A transport without a wait fd (fabric over shm) is polled: this
+	 * turn spins until something happens or the timeout passes. A node
+	 * that was busy within POLL_SPIN_NS spins; an idle one naps between
+	 * looks, so an idle daemon costs little CPU and a busy one answers
+	 * at once. */
+	deadline = mesh_evloop_now_ns() + timeout_ns;
+	do {
+		uint64_t now = mesh_evloop_now_ns();
+		uint64_t nap = now - h->polled_busy_ns < POLL_SPIN_NS || now >= deadline ? 0
+			       : deadline - now < POLL_NAP_NS ? deadline - now : POLL_NAP_NS;
+
+		n = (int)transport_drain(h);
+		if (!n && !nap)
+			sched_yield(); /* others on this core (a peer, the client) may be the ones to move */
+		int m = mesh_evloop_run_once(h->loop, n ? 0 : nap);
+
+		if (m < 0)
+			return m;
+		n += m;
+		drives_flush(h);
+		if (n)
+			h->polled_busy_ns = mesh_evloop_now_ns();
+	} while (n == 0 && mesh_evloop_now_ns() < deadline);
+	return n;
+}
+
+int mesh_host_peers_connect(struct mesh_host *h)
+{
+	unsigned waiting = 0;
+
+	for (uint32_t i = 0; i < h->peer_count; i++) {
+		struct peer *p = &h->peers[h->by_id[i]];
+
+		if (p->addr[0] && peer_conn(h, p) == 0 && p->hello_pending)
+			waiting++;
+	}
+	return (int)waiting;
 }

@@ -1,7 +1,8 @@
 /*
  * runtime/host.h: one real mesh node in a process. The core's mesh_node
  * acts through an environment made of the event loop (runtime/evloop.h,
- * real monotonic time and timers), the tcp transport, io_uring drives
+ * real monotonic time and timers), a transport (tcp, fabric or verbs:
+ * runtime/transport_choice.h), io_uring drives
  * (runtime/uring_drive.h) and a metadata store in a directory
  * (runtime/metastore.h). The same core code runs here as in the
  * simulator; only the world around it differs.
@@ -13,7 +14,14 @@
  * peer that connected first) is known by id too; a connection that sends
  * anything else first is dropped. A peer whose connection went down is
  * connected again on the next send; messages sent while it is down are
- * lost, as the core expects of any network (it retries).
+ * lost, as the core expects of any network (it retries). With transports
+ * that carry messages only once a connection is up (fabric, verbs), the
+ * hello goes at CONN_UP and sends to that peer are -EAGAIN until then (the
+ * core parks and resends them).
+ *
+ * A transport without a wait fd (fabric over shm) cannot be slept on:
+ * mesh_host_run_once() then polls it, spinning while the node is busy and
+ * napping a millisecond at a time once it has been idle for two.
  *
  * One thread: run mesh_host_run_once() in a loop. Roles are attached to
  * mesh_host_node() by the caller (meshd, tests).
@@ -29,10 +37,15 @@
 #define MESH_HOST_PEERS_MAX 1024u
 #define MESH_HOST_DRIVES_MAX 64u
 #define MESH_HOST_HELLO_MAGIC 0x6d657368u /* "mesh" */
+#define MESH_HOST_ADDR_MAX 64u /* "host:port", without the NUL */
 
 struct mesh_host_config {
 	uint32_t self;                  /* this node's id */
 	const char *listen_addr;        /* "host:port" (port 0: any); NULL: accept nothing */
+	const char *transport;          /* a name for transport_choice.h; NULL: tcp */
+	/* A peer's address, for a node that does not listen: fabric binds
+	 * its endpoint to the local address that reaches it. */
+	const char *route_hint;
 	const char *meta_dir;           /* NULL: no metadata store */
 	enum mesh_log_level log_level;  /* lines above it are dropped */
 	uint32_t msg_bytes_max;         /* 0: the protocol's largest message */
@@ -51,6 +64,16 @@ struct mesh_node *mesh_host_node(struct mesh_host *h);
 
 /** Where node @id listens. Returns 0, -EEXIST, -ENOSPC or -EINVAL. */
 int mesh_host_peer_add(struct mesh_host *h, uint32_t id, const char *addr);
+
+/**
+ * Start a connection to every peer with an address that has none, so that
+ * the first I/O need not wait for one. Returns how many are still coming
+ * up (run the host and ask again), or 0.
+ */
+int mesh_host_peers_connect(struct mesh_host *h);
+
+/** The transport's name, as chosen ("tcp", "fabric:shm", ...). */
+const char *mesh_host_transport(const struct mesh_host *h);
 
 /** The port this host listens on (after port 0), or -EINVAL. */
 int mesh_host_port(const struct mesh_host *h);

@@ -6,9 +6,11 @@
 # With fio, 4 KiB blocks, every backing file in /dev/shm, it measures:
 #   - local: psync at QD1 (randread, randwrite) and io_uring at QD32
 #     (randread, randwrite) directly on a /dev/shm file;
-#   - mesh over tcp (fio's mesh engine, build/release/fio-engine): a
-#     single-copy volume (layout=concat, 1 target) and a 2-copy mirror
-#     (layout=mirror copies=2, 3 targets: 2 replicas and a witness);
+#   - mesh (fio's mesh engine, build/release/fio-engine) over each
+#     transport: tcp, libfabric's tcp provider (fabric:tcp) and its shm
+#     provider (fabric:shm): a single-copy volume (layout=concat, 1 target)
+#     and a 2-copy mirror (layout=mirror copies=2, 3 targets: 2 replicas
+#     and a witness);
 #   - NBD: nbdkit's file plugin on loopback TCP, fio's nbd engine.
 # QD1: p50/p99 of fio's total latency (lat, --lat_percentiles=1). QD32: IOPS,
 # and the servers' CPU time per I/O (utime+stime of meshd or nbdkit from
@@ -138,10 +140,10 @@ stop_targets() {
 	server_pids=""
 }
 
-write_conf() { # FILE VOLUME-LINE TARGETS
-	local f=$1 vol=$2 n=$3 t
+write_conf() { # FILE VOLUME-LINE TARGETS TRANSPORT
+	local f=$1 vol=$2 n=$3 tp=$4 t
 	{
-		echo "cluster lease=2s io_timeout=10s heartbeat=100ms heartbeat_timeout=1s"
+		echo "cluster lease=2s io_timeout=10s heartbeat=100ms heartbeat_timeout=1s transport=$tp"
 		for t in $(seq 0 $((n - 1))); do
 			mkdir -p "$shm/meta-$(basename "$f")-t$t"
 			echo "target $t addr=127.0.0.1:$((port + t + (n > 1))) rack=$t meta=$shm/meta-$(basename "$f")-t$t"
@@ -152,6 +154,28 @@ write_conf() { # FILE VOLUME-LINE TARGETS
 		echo "$vol"
 	} >"$f"
 }
+
+mesh_setup() { # TRANSPORT NAME LAYOUT-WORDS TARGETS: one mesh setup, measured
+	local tp=$1 tag=mesh-${1/:/-}-$2 conf=$work/$2-${1/:/-}.conf
+	write_conf "$conf" "volume v $3 size=${size_mib}MiB" "$4" "$tp"
+	start_targets "$conf" "$4"
+	mesh_args=(--ioengine=mesh --cluster="$conf" --volume=v --transport="$tp" --size="${size_mib}M")
+	warm "${mesh_args[@]}"
+	measure "$tag" "${mesh_args[@]}"
+	stop_targets
+	echo "   $tag done"
+}
+
+# The transports measured: tcp always; libfabric's tcp and shm providers
+# where this machine's libfabric offers them.
+transports=tcp
+for provider in tcp shm; do
+	if fi_info -p "$provider" -t FI_EP_RDM >/dev/null 2>&1; then
+		transports="$transports fabric:$provider"
+	else
+		echo "mesh over fabric:$provider not measured: fi_info -p $provider -t FI_EP_RDM finds no endpoint" >>"$notes"
+	fi
+done
 
 nbd_ok=1
 if ! fio --enghelp=nbd >/dev/null 2>&1; then
@@ -175,27 +199,14 @@ for run in $(seq 1 "$runs"); do
 	rm -f "$shm/local.img"
 	echo "   local done"
 
-	# mesh over tcp, single copy: one target
-	conf=$work/single.conf
-	write_conf "$conf" "volume v layout=concat size=${size_mib}MiB" 1
-	start_targets "$conf" 1
-	mesh_args=(--ioengine=mesh --cluster="$conf" --volume=v --transport=tcp --size="${size_mib}M")
-	warm "${mesh_args[@]}"
+	# mesh over each transport: a single copy on one target, then a
+	# 2-copy mirror (2 replicas and a witness)
 	qd1_engine="" qd32_engine=""
-	measure mesh-tcp-concat "${mesh_args[@]}"
-	stop_targets
-	echo "   mesh-tcp-concat done"
-
-	# mesh over tcp, 2-copy mirror: 2 replicas and a witness
-	conf=$work/mirror.conf
-	write_conf "$conf" "volume v layout=mirror size=${size_mib}MiB copies=2" 3
-	start_targets "$conf" 3
-	mesh_args=(--ioengine=mesh --cluster="$conf" --volume=v --transport=tcp --size="${size_mib}M")
-	warm "${mesh_args[@]}"
-	measure mesh-tcp-mirror2 "${mesh_args[@]}"
-	stop_targets
-	echo "   mesh-tcp-mirror2 done"
-	rm -rf "${shm:?}"/*
+	for tp in $transports; do
+		mesh_setup "$tp" concat "layout=concat" 1
+		mesh_setup "$tp" mirror2 "layout=mirror copies=2" 3
+		rm -rf "${shm:?}"/*
+	done
 
 	# NBD: nbdkit's file plugin on loopback TCP
 	if [ "$nbd_ok" = 1 ]; then
@@ -248,14 +259,11 @@ def median: sort | if length == 0 then null elif length % 2 == 1 then .[length /
 	server_cpu: "utime+stime of the server processes (meshd targets or nbdkit) over the QD32 run, divided by the I/Os fio completed, microseconds",
 	setups: {
 		"local": "fio on a /dev/shm file: psync at QD1, io_uring at QD32",
-		"mesh-tcp-concat": "fio mesh engine over tcp (spin_us default 20), layout=concat, 1 meshd target, drive file in /dev/shm",
-		"mesh-tcp-mirror2": "fio mesh engine over tcp, layout=mirror copies=2, 3 meshd targets (2 replicas + witness), drive files in /dev/shm",
+		"mesh-TRANSPORT-concat": "fio mesh engine (spin_us default 20) over TRANSPORT (tcp, fabric-tcp = libfabric tcp;ofi_rxm, fabric-shm = libfabric shm), layout=concat, 1 meshd target, drive file in /dev/shm",
+		"mesh-TRANSPORT-mirror2": "the same, layout=mirror copies=2, 3 meshd targets (2 replicas + witness)",
 		"nbd": "fio nbd engine (libnbd) to nbdkit file plugin on 127.0.0.1 TCP, file in /dev/shm"
 	},
-	not_measured: {
-		"mesh-fabric-tcp": "not measured: the client library speaks tcp only",
-		"mesh-fabric-shm": "not measured: the client library speaks tcp only"
-	},
+	polled: "fabric-shm has no wait fd: its meshd targets and the client spin while busy (napping 1 ms at a time once idle 2 ms), so their CPU per I/O is the spinning, not work",
 	notes: ($notes | split("\n") | map(select(length > 0))),
 	medians: ($v | group_by(.setup) | map({key: .[0].setup, value: (group_by(.measure)
 		| map({key: .[0].measure, value: (map(.value) | median)}) | from_entries)}) | from_entries),
@@ -281,11 +289,44 @@ perrun() { # SETUP MEASURE: the per-run values
 has_nbd=$(jq -r '.medians | has("nbd")' results/datapath.json)
 
 lr50=$(m local qd1_randread_p50_us)
-cr50=$(m mesh-tcp-concat qd1_randread_p50_us) mr50=$(m mesh-tcp-mirror2 qd1_randread_p50_us)
+setups_tp="tcp fabric-tcp fabric-shm"
+mesh_setups=$(for tp in $setups_tp; do
+	[ -n "$(m "mesh-$tp-concat" qd1_randread_p50_us)" ] && echo "mesh-$tp-concat mesh-$tp-mirror2"
+done)
+goal1() { # TRANSPORT: QD1 randread p50 minus local's
+	local tp=$1 c r
+	c=$(m "mesh-$tp-concat" qd1_randread_p50_us) r=$(m "mesh-$tp-mirror2" qd1_randread_p50_us)
+	if [ -z "$c" ]; then
+		printf '   - %s: not measured (see notes)\n' "$tp"
+		return
+	fi
+	printf '   - %s: single copy %s µs − local %s µs = **%s µs** (%s); 2-copy mirror %s µs = **%s µs**\n' \
+		"$tp" "$(fmt "$c")" "$(fmt "$lr50")" "$(awk -v a="$c" -v b="$lr50" 'BEGIN {printf "%+.1f", a - b}')" \
+		"$(awk -v a="$c" -v b="$lr50" 'BEGIN {print (a - b <= 5) ? "met" : "not met"}')" \
+		"$(fmt "$r")" "$(awk -v a="$r" -v b="$lr50" 'BEGIN {printf "%+.1f", a - b}')"
+}
+goal3() { # TRANSPORT: mirror against single copy, writes
+	local tp=$1 q1 q32
+	[ -n "$(m "mesh-$tp-concat" qd1_randwrite_p50_us)" ] || return 0
+	q1=$(ratio "$(m "mesh-$tp-mirror2" qd1_randwrite_p50_us)" "$(m "mesh-$tp-concat" qd1_randwrite_p50_us)")
+	q32=$(ratio "$(m "mesh-$tp-concat" qd32_randwrite_iops)" "$(m "mesh-$tp-mirror2" qd32_randwrite_iops)")
+	printf '   - %s: QD1 randwrite p50 mirror/single = **%s×** (%s); QD32 randwrite IOPS single/mirror = **%s×** (%s)\n' \
+		"$tp" "$q1" "$(awk -v r="$q1" 'BEGIN {print (r <= 1.3) ? "met" : "not met"}')" \
+		"$q32" "$(awk -v r="$q32" 'BEGIN {print (r <= 1.3) ? "met" : "not met"}')"
+}
+goal4() { # TRANSPORT: server CPU per I/O at QD32
+	local tp=$1
+	[ -n "$(m "mesh-$tp-concat" qd1_randread_p50_us)" ] || return 0
+	printf '   - %s: single copy %s µs per read, %s µs per write; 2-copy mirror %s / %s µs\n' "$tp" \
+		"$(fmt "$(m "mesh-$tp-concat" qd32_randread_server_cpu_us_per_io)" 2)" \
+		"$(fmt "$(m "mesh-$tp-concat" qd32_randwrite_server_cpu_us_per_io)" 2)" \
+		"$(fmt "$(m "mesh-$tp-mirror2" qd32_randread_server_cpu_us_per_io)" 2)" \
+		"$(fmt "$(m "mesh-$tp-mirror2" qd32_randwrite_server_cpu_us_per_io)" 2)"
+}
 goal2() { # measure: lower-is-better (lat) or higher-is-better (iops)
 	local k=$1 better=$2 s v n
 	n=$(m nbd "$k")
-	for s in mesh-tcp-concat mesh-tcp-mirror2; do
+	for s in $mesh_setups; do
 		v=$(m "$s" "$k")
 		if [ "$has_nbd" != true ]; then
 			printf '   - %s, %s: n/a (NBD not measured)\n' "$s" "$k"
@@ -303,7 +344,7 @@ goal2() { # measure: lower-is-better (lat) or higher-is-better (iops)
 
 {
 	cat <<EOF
-# Data path: mesh over tcp against local tmpfs and NBD
+# Data path: mesh over tcp and libfabric against local tmpfs and NBD
 
 \`$command\` (commit $commit$([ "$dirty" = true ] && echo ", with uncommitted changes"), $(jq -r .date results/datapath.json),
 $(nproc) vCPUs, kernel $(uname -r), $(fio --version), wall time ${elapsed} s).
@@ -324,11 +365,15 @@ what dedicated cores would show.
 | setup | QD1 randread p50 / p99 (µs) | QD1 randwrite p50 / p99 (µs) | QD32 randread IOPS | QD32 randwrite IOPS | server CPU per I/O at QD32, read / write (µs) |
 |---|---|---|---|---|---|
 $(row local "local /dev/shm (psync QD1, io_uring QD32)")
-$(row mesh-tcp-concat "mesh tcp, single copy (concat, 1 target)")
-$(row mesh-tcp-mirror2 "mesh tcp, 2-copy mirror (3 targets)")
+$(for tp in $setups_tp; do
+	if [ -n "$(m "mesh-$tp-concat" qd1_randread_p50_us)" ]; then
+		row "mesh-$tp-concat" "mesh $tp, single copy (concat, 1 target)"
+		row "mesh-$tp-mirror2" "mesh $tp, 2-copy mirror (3 targets)"
+	else
+		echo "| mesh $tp | not measured: see notes | | | | |"
+	fi
+done)
 $(if [ "$has_nbd" = true ]; then row nbd "NBD (nbdkit file, loopback TCP)"; else echo "| NBD | not measured: see notes | | | | |"; fi)
-| mesh libfabric tcp | not measured: the client library speaks tcp only | | | | |
-| mesh libfabric shm | not measured: the client library speaks tcp only | | | | |
 
 Server CPU per I/O: utime+stime of the meshd processes (all targets of the
 setup) or of nbdkit, from \`/proc/PID/stat\` before and after the QD32 run,
@@ -337,28 +382,27 @@ ${secs} s run). The client's CPU (fio and the mesh client library) is not in it.
 
 ## The project's goals
 
-1. **QD1 randread p50 over shm within 5 µs of local:** not measurable yet:
-   the client library has no shm (libfabric) transport. Over tcp instead:
-   single copy $(fmt "$cr50") µs − local $(fmt "$lr50") µs = **$(awk -v a="$cr50" -v b="$lr50" 'BEGIN {printf "%+.1f", a - b}') µs**;
-   2-copy mirror $(fmt "$mr50") µs − local = **$(awk -v a="$mr50" -v b="$lr50" 'BEGIN {printf "%+.1f", a - b}') µs**.
-   Not met over tcp (nor expected to be: a loopback TCP round trip alone is
-   8–70 µs here).
-2. **Every mesh transport faster than NBD at QD1 and QD32** (tcp only; the
-   fabric transports are not measured):
+1. **QD1 randread p50 over shm within 5 µs of local** (the goal is for
+   fabric-shm; the others for comparison). Every read is two-sided: the
+   client sends a request, the target reads its drive through io_uring and
+   answers; there is no one-sided (RMA) read path yet.
+$(for tp in $setups_tp; do goal1 "$tp"; done)
+2. **Every mesh transport faster than NBD at QD1 and QD32:**
 $(goal2 qd1_randread_p50_us lower)
 $(goal2 qd1_randread_p99_us lower)
 $(goal2 qd1_randwrite_p50_us lower)
 $(goal2 qd1_randwrite_p99_us lower)
 $(goal2 qd32_randread_iops higher)
 $(goal2 qd32_randwrite_iops higher)
-3. **A 2-copy mirrored write no slower than 1.3× a single-copy write:**
-   - QD1 randwrite p50: mirror/single = **$(ratio "$(m mesh-tcp-mirror2 qd1_randwrite_p50_us)" "$(m mesh-tcp-concat qd1_randwrite_p50_us)")×** ($(awk -v r="$(ratio "$(m mesh-tcp-mirror2 qd1_randwrite_p50_us)" "$(m mesh-tcp-concat qd1_randwrite_p50_us)")" 'BEGIN {print (r <= 1.3) ? "met" : "not met"}'));
-   - QD32 randwrite IOPS: single/mirror = **$(ratio "$(m mesh-tcp-concat qd32_randwrite_iops)" "$(m mesh-tcp-mirror2 qd32_randwrite_iops)")×** slower ($(awk -v r="$(ratio "$(m mesh-tcp-concat qd32_randwrite_iops)" "$(m mesh-tcp-mirror2 qd32_randwrite_iops)")" 'BEGIN {print (r <= 1.3) ? "met" : "not met"}')).
+3. **A 2-copy mirrored write no slower than 1.3× a single-copy write**
+   (chain replication: the copies are written one after the other):
+$(for tp in $setups_tp; do goal3 "$tp"; done)
 4. **Target CPU time per I/O with one-sided access:** not measurable: the
-   client has no one-sided (RMA) path. Over tcp, the targets' CPU per I/O at
-   QD32 (summed over all targets of the setup): single copy
-   $(fmt "$(m mesh-tcp-concat qd32_randread_server_cpu_us_per_io)" 2) µs per read, $(fmt "$(m mesh-tcp-concat qd32_randwrite_server_cpu_us_per_io)" 2) µs per write; 2-copy mirror
-   $(fmt "$(m mesh-tcp-mirror2 qd32_randread_server_cpu_us_per_io)" 2) µs per read, $(fmt "$(m mesh-tcp-mirror2 qd32_randwrite_server_cpu_us_per_io)" 2) µs per write$(if [ "$has_nbd" = true ]; then echo "; nbdkit $(fmt "$(m nbd qd32_randread_server_cpu_us_per_io)" 2) / $(fmt "$(m nbd qd32_randwrite_server_cpu_us_per_io)" 2) µs for comparison"; fi).
+   client has no one-sided (RMA) path yet. The targets' CPU per I/O at QD32
+   (summed over all targets of the setup) with two-sided messages; over
+   fabric-shm the targets spin while busy, so this is the spinning:
+$(for tp in $setups_tp; do goal4 "$tp"; done)
+$(if [ "$has_nbd" = true ]; then echo "   - nbdkit: $(fmt "$(m nbd qd32_randread_server_cpu_us_per_io)" 2) / $(fmt "$(m nbd qd32_randwrite_server_cpu_us_per_io)" 2) µs for comparison"; fi)
 
 ![QD1 latency](datapath-latency.svg)
 
@@ -384,7 +428,7 @@ EOF
 plotdat=$work/latency.dat
 {
 	echo "setup rr50 rr99 rw50 rw99"
-	for s in local mesh-tcp-concat mesh-tcp-mirror2 nbd; do
+	for s in local $mesh_setups nbd; do
 		[ -n "$(m "$s" qd1_randread_p50_us)" ] || continue
 		echo "$s $(m "$s" qd1_randread_p50_us) $(m "$s" qd1_randread_p99_us) $(m "$s" qd1_randwrite_p50_us) $(m "$s" qd1_randwrite_p99_us)"
 	done
@@ -399,6 +443,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set key top left
+set xtics rotate by -30
 set grid ytics
 set yrange [0:*]
 plot "$plotdat" using 2:xtic(1) title "randread p50", \

@@ -23,7 +23,8 @@ name=sweep
 case " $* " in *" --unsafe "*) name=sweep-unsafe ;; esac
 name=${MESH_SWEEP_NAME:-$name}
 scenarios=(split-brain-abc split-brain-client crash-mid-write two-failures flapping
-	   asymmetric clock-drift faults transient-outage failover drive-fail-spare mgmt-down)
+	   asymmetric clock-drift faults transient-outage resync-loss failover drive-fail-spare
+	   mgmt-down)
 
 case $seeds in
 '' | *[!0-9]*) echo "sweep: SEEDS must be a whole number, not '$seeds'" >&2; exit 2 ;;

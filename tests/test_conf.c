@@ -18,6 +18,12 @@
 #include "core/group.h"
 #include "runtime/conf.h"
 
+/* A transport other than the default, if this build has one. */
+#ifdef MESH_HAVE_FABRIC
+#define TRANSPORT "fabric:shm"
+#else
+#define TRANSPORT "tcp"
+#endif
 #define FOUR_TARGETS                                                                       \
 	"target 0 addr=127.0.0.1:7400 rack=0 meta=/tmp/m0\n"                               \
 	"target 1 addr=127.0.0.1:7401 rack=1 meta=/tmp/m1\n"                               \
@@ -58,7 +64,7 @@ static void a_full_file_parses_with_every_statement(void **state)
 	(void)state;
 	c = parse_ok("# a comment line\n"
 		     "cluster lease=1s io_timeout=5s heartbeat=50ms heartbeat_timeout=400ms "
-		     "drift_ppm=500\n" FOUR_TARGETS
+		     "drift_ppm=500 transport=" TRANSPORT "\n" FOUR_TARGETS
 		     "volume v0 layout=stripe-mirror size=32MiB width=2 copies=2 "
 		     "stripe_unit=128KiB   # trailing comment\n"
 		     "volume v1 layout=concat size=8MiB\n");
@@ -67,6 +73,7 @@ static void a_full_file_parses_with_every_statement(void **state)
 	assert_int_equal(c->heartbeat_ns, 50000000ull);
 	assert_int_equal(c->heartbeat_timeout_ns, 400000000ull);
 	assert_int_equal(c->drift_ppm, 500);
+	assert_string_equal(c->transport, TRANSPORT);
 	assert_int_equal(c->target_count, 4);
 	assert_string_equal(c->targets[2].addr, "127.0.0.1:7402");
 	assert_string_equal(c->targets[3].meta_dir, "/tmp/m3");
@@ -165,6 +172,10 @@ static void mistakes_are_refused_with_line_and_reason(void **state)
 	expect_refused("cluster heartbeat=1s heartbeat_timeout=1s\ntarget 0 addr=a:1 meta=/m\n",
 		       -EINVAL, "heartbeat must be shorter");
 	expect_refused("cluster drift_ppm=200000\n", -EINVAL, "drift_ppm");
+	expect_refused("cluster transport=carrier-pigeon\n", -EINVAL,
+		       "expected tcp, fabric, fabric:PROVIDER, verbs or verbs:DEVICE");
+	expect_refused("cluster transport=tcp:fast\n", -EINVAL, "expected tcp, fabric");
+	expect_refused("cluster transport=fabric:\n", -EINVAL, "nothing after ':'");
 	expect_refused(FOUR_TARGETS "volume v layout=raid5 size=1MiB\n", -EINVAL,
 		       "expected concat, stripe, mirror or stripe-mirror");
 	expect_refused(FOUR_TARGETS "volume v size=1MiB\n", -EINVAL, "missing layout=");
