@@ -99,7 +99,8 @@ static void connect_all(struct mesh_volume *v)
 {
 	uint64_t deadline = mesh_evloop_now_ns() + CONNECT_WAIT_NS;
 
-	while (mesh_host_peers_connect(v->host) > 0 && mesh_evloop_now_ns() < deadline)
+	mesh_host_peers_connect(v->host);
+	while (mesh_host_peers_connecting(v->host) && mesh_evloop_now_ns() < deadline)
 		(void)mesh_host_run_once(v->host, 1000000);
 }
 

@@ -6,12 +6,12 @@
 #include "runtime/host.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sched.h>
 #include <sys/random.h>
 
 #include "core/proto.h"
@@ -582,15 +582,21 @@ int mesh_host_run_once(struct mesh_host *h, uint64_t timeout_ns)
 	return n;
 }
 
-int mesh_host_peers_connect(struct mesh_host *h)
+void mesh_host_peers_connect(struct mesh_host *h)
 {
-	unsigned waiting = 0;
-
 	for (uint32_t i = 0; i < h->peer_count; i++) {
 		struct peer *p = &h->peers[h->by_id[i]];
 
-		if (p->addr[0] && peer_conn(h, p) == 0 && p->hello_pending)
-			waiting++;
+		if (p->addr[0])
+			(void)peer_conn(h, p); /* a failure shows as no connection */
 	}
-	return (int)waiting;
+}
+
+unsigned mesh_host_peers_connecting(const struct mesh_host *h)
+{
+	unsigned waiting = 0;
+
+	for (uint32_t i = 0; i < h->peer_count; i++)
+		waiting += h->peers[h->by_id[i]].hello_pending;
+	return waiting;
 }

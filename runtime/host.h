@@ -67,10 +67,12 @@ int mesh_host_peer_add(struct mesh_host *h, uint32_t id, const char *addr);
 
 /**
  * Start a connection to every peer with an address that has none, so that
- * the first I/O need not wait for one. Returns how many are still coming
- * up (run the host and ask again), or 0.
+ * the first I/O need not wait for one.
  */
-int mesh_host_peers_connect(struct mesh_host *h);
+void mesh_host_peers_connect(struct mesh_host *h);
+
+/** How many of this node's connections wait for their CONN_UP. */
+unsigned mesh_host_peers_connecting(const struct mesh_host *h);
 
 /** The transport's name, as chosen ("tcp", "fabric:shm", ...). */
 const char *mesh_host_transport(const struct mesh_host *h);
