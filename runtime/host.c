@@ -435,7 +435,7 @@ int mesh_host_create(const struct mesh_host_config *cfg, struct mesh_host **out)
 		.log_ctx = h,
 	};
 	char err[160];
-	const char *what = "transport";
+	const char *what = "event loop";
 
 	rc = mesh_transport_choose(cfg->transport, &h->tp_choice, err, sizeof(err));
 	if (rc) {
@@ -445,7 +445,6 @@ int mesh_host_create(const struct mesh_host_config *cfg, struct mesh_host **out)
 	}
 	h->tp_ops = h->tp_choice.ops;
 	h->cfg.transport = h->tp_choice.name;
-	what = "event loop";
 	rc = mesh_evloop_create(on_timer, h, &h->loop);
 	if (!rc && (what = h->tp_choice.name,
 		    rc = mesh_transport_choice_create(&h->tp_choice, &start, &h->tp)) == 0) {

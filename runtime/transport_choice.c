@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -126,23 +125,19 @@ int mesh_transport_choice_create(const struct mesh_transport_choice *c,
 	}
 #ifdef MESH_HAVE_FABRIC
 	case MESH_TRANSPORT_FABRIC: {
-		char node[INET_ADDRSTRLEN] = "";
-		const char *env = getenv("MESH_FABRIC_PROVIDER");
+		char node[INET_ADDRSTRLEN];
 		struct mesh_fabric_options o = {
 			.provider = c->detail[0] ? c->detail : NULL,
 			.log = s->log,
 			.log_ctx = s->log_ctx,
 		};
-		const char *provider = o.provider ? o.provider
-				       : env && *env ? env : MESH_FABRIC_PROVIDER_DEFAULT;
 
-		/* An IP provider's endpoint must be reachable where the control
-		 * socket is: a listener binds next to it, a client next to its
-		 * route. shm names endpoints itself (a node would name them
-		 * all alike). */
-		if (strcmp(provider, "shm") != 0 && s->listen_addr)
+		/* The endpoint must be reachable where the control socket is:
+		 * a listener binds next to it, a client next to its route
+		 * (providers that are not IP, shm, ignore it). */
+		if (s->listen_addr)
 			addr_host(s->listen_addr, node, sizeof(node));
-		else if (strcmp(provider, "shm") != 0)
+		else
 			addr_toward(s->peer_addr, node, sizeof(node));
 		if (node[0] && strcmp(node, "0.0.0.0") != 0)
 			o.node = node;

@@ -1408,7 +1408,10 @@ static int fab_create(const struct mesh_transport_params *params, struct mesh_tr
 	t->key_next = 1;
 	t->key_gen = 1;
 
-	int rc = fabric_open(t, opt.node, (size_t)rx + tx + t->rma_count);
+	/* shm names its endpoints itself: a node would give every endpoint
+	 * on the host the same name (fi_enable then fails with EBUSY). */
+	const char *node = strcmp(prov, "shm") != 0 ? opt.node : NULL;
+	int rc = fabric_open(t, node, (size_t)rx + tx + t->rma_count);
 	if (rc)
 		goto free_t;
 	/* The provider's queues bound what may be posted at once. */

@@ -124,7 +124,7 @@ struct mesh_fabric_options {
 	const char *provider;
 	/* Address the fabric endpoint binds (tcp: an IPv4 address of this
 	 * host that peers can reach, e.g. "127.0.0.1"). NULL: the provider's
-	 * first interface. */
+	 * first interface. Ignored by shm, which names its endpoints. */
 	const char *node;
 	/* Send-slot bytes (see above); at least one slot's worth. */
 	size_t tx_bytes;
