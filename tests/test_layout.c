@@ -71,7 +71,8 @@ static uint64_t spans_assert_disjoint(struct spans *s)
 {
 	uint64_t total = 0;
 
-	qsort(s->v, s->n, sizeof(*s->v), span_cmp);
+	if (s->n > 1) /* an empty set may have no array: qsort wants one */
+		qsort(s->v, s->n, sizeof(*s->v), span_cmp);
 	for (size_t i = 0; i < s->n; i++) {
 		total += s->v[i].len;
 		if (i == 0)
