@@ -43,6 +43,7 @@
 
 #include "core/group.h"
 #include "core/node.h"
+#include "core/onesided.h"
 
 #define TIMER_SWEEP MESH_TIMER_ID(MESH_ROLE_CLIENT, 1)
 #define TIMER_RESEND MESH_TIMER_ID(MESH_ROLE_CLIENT, 2)
@@ -57,6 +58,12 @@
  * do (their generation is kept to 31 bits). */
 #define LEASE_REQ_TAG (1ull << 63)
 #define GEN_MASK 0x7fffffffu
+/* Key requests for one-sided reads carry LEASE_REQ_TAG and this bit in the
+ * low word, next to the group's index. */
+#define KEY_REQ_BIT (1u << 31)
+/* Landing buffers for one-sided reads: at most this many (one per slot
+ * below that). */
+#define RMA_BUFS_MAX 64u
 #define NO_GROUP UINT32_MAX
 /* Lease grants one ask may collect: the members it asked and, when a
  * spare replaced one, the spare. */
@@ -80,6 +87,8 @@ struct sub {
 	bool wait_lease;                /* waits for its group's lease */
 	uint8_t hop;                    /* write: position in the chain */
 	bool tail_only;                 /* read: a replica ahead sent it on */
+	bool no_rma;                    /* read: one-sided failed, go two-sided */
+	int32_t rma_buf;                /* the one-sided attempt's buffer, or -1 */
 	uint64_t epoch;                 /* configuration this attempt was sent under */
 	struct mesh_extent ext;
 	uint32_t target;                /* where this attempt went */
@@ -109,6 +118,7 @@ struct cgroup {
 	struct grant grants[GRANTS_MAX];
 	uint32_t waiting;               /* sub-requests waiting for the lease */
 	uint32_t inflight;              /* sub-requests on this group */
+	struct mesh_rma_key key;        /* the tail's, for one-sided reads */
 };
 
 struct mesh_client {
@@ -136,6 +146,7 @@ struct mesh_client {
 	uint32_t group_count, group_capacity;
 
 	bool sweep_armed, resend_armed, lease_armed;
+	struct mesh_rma_bufs rma;       /* none unless cfg.one_sided_reads */
 	struct mesh_client_stats stats;
 	/* Layouts are allocated as volumes are added: a full table of them
 	 * would cost every client 64 layouts. */
@@ -204,7 +215,11 @@ int mesh_client_create(const struct mesh_env *env, const struct mesh_client_conf
 	c->subs = calloc(subs, sizeof(*c->subs));
 	c->free_subs = calloc(subs, sizeof(*c->free_subs));
 	c->done = calloc(cfg->queue_depth, sizeof(*c->done));
-	if (!c->slots || !c->free_slots || !c->subs || !c->free_subs || !c->done) {
+	if (!c->slots || !c->free_slots || !c->subs || !c->free_subs || !c->done ||
+	    (cfg->one_sided_reads &&
+	     mesh_rma_bufs_init(&c->rma, cfg->queue_depth < RMA_BUFS_MAX ? cfg->queue_depth
+									 : RMA_BUFS_MAX,
+				MESH_CLIENT_RMA_BYTES_MAX))) {
 		mesh_client_destroy(c);
 		return -ENOMEM;
 	}
@@ -235,6 +250,7 @@ void mesh_client_destroy(struct mesh_client *c)
 	free(c->free_subs);
 	free(c->done);
 	free(c->groups);
+	mesh_rma_bufs_fini(&c->rma);
 	for (uint32_t v = 0; v < MESH_CLIENT_VOLUMES_MAX; v++)
 		free(c->volumes[v]);
 	free(c);
@@ -531,6 +547,43 @@ static int read_member(struct mesh_client *c, const struct sub *s,
 	return member;
 }
 
+/* Read @s from its group's tail one-sided, if the client reads so, holds
+ * the tail's key for this epoch (asking for it if not) and has a landing
+ * buffer free. Returns whether the read went. */
+static bool rma_read(struct mesh_client *c, struct sub *s, struct cgroup *g)
+{
+	const struct mesh_group_config *cfg = &g->config;
+	uint64_t key_req = LEASE_REQ_TAG | KEY_REQ_BIT | (uint32_t)(g - c->groups);
+	uint32_t node;
+	int b, rc;
+
+	if (!c->rma.count || s->no_rma || s->ext.length > c->rma.bytes ||
+	    !mesh_rma_key_usable(&g->key, c->env, cfg, key_req, c->attempt_ns))
+		return false;
+	if (s->ext.segment_offset + s->ext.length > g->key.length)
+		return false;
+	b = mesh_rma_bufs_get(&c->rma, sub_req_id(c, s));
+	if (b < 0)
+		return false;
+	node = g->key.node;
+	rc = mesh_env_rma_read(c->env, node, g->key.rkey, g->key.remote_offset + s->ext.segment_offset,
+			       mesh_rma_buf(&c->rma, (uint32_t)b), s->ext.length, (uint64_t)b);
+	if (rc) {
+		mesh_rma_bufs_put(&c->rma, (uint32_t)b);
+		if (rc != -EAGAIN) {
+			mesh_log_debug(c->env, "client: one-sided read of node %u refused: %d", node, rc);
+			mesh_rma_key_refuse(&g->key);
+		}
+		return false;
+	}
+	s->rma_buf = b;
+	s->target = node;
+	s->parked = false;
+	c->stats.reads_one_sided++;
+	arm_sweep(c);
+	return true;
+}
+
 /* Send @s's current step: the next chain member of a write, a replica
  * for a read. Starts a new attempt. */
 static void sub_send(struct mesh_client *c, struct sub *s)
@@ -570,6 +623,13 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 		}
 		s->epoch = cfg->epoch;
 	}
+	s->attempt_deadline_ns = now + c->attempt_ns;
+	if (s->attempt_deadline_ns > slot->deadline_ns)
+		s->attempt_deadline_ns = slot->deadline_ns;
+	/* A one-sided attempt still out keeps its buffer until it completes. */
+	s->rma_buf = -1;
+	if (slot->io.op == MESH_IO_READ && g && rma_read(c, s, g))
+		return;
 	if (slot->io.op == MESH_IO_WRITE) {
 		unsigned len = mesh_group_chain(cfg, chain);
 
@@ -578,9 +638,6 @@ static void sub_send(struct mesh_client *c, struct sub *s)
 	} else {
 		member = read_member(c, s, cfg, g != NULL);
 	}
-	s->attempt_deadline_ns = now + c->attempt_ns;
-	if (s->attempt_deadline_ns > slot->deadline_ns)
-		s->attempt_deadline_ns = slot->deadline_ns;
 	encode_and_send(c, s, cfg, (unsigned)member);
 }
 
@@ -595,6 +652,7 @@ static struct sub *sub_get(struct mesh_client *c, uint32_t slot, const struct me
 	s->gen = gen;
 	s->in_use = true;
 	s->slot = slot;
+	s->rma_buf = -1;
 	s->group = group;
 	s->ext = *e;
 	s->epoch = group == NO_GROUP ? 0 : c->groups[group].config.epoch;
@@ -773,7 +831,7 @@ static struct sub *sub_for_reply(struct mesh_client *c, uint32_t src, uint64_t r
 		return NULL;
 	s = &c->subs[index];
 	if (!s->in_use || s->wait_lease || (s->gen & GEN_MASK) != (uint32_t)(req_id >> 32) ||
-	    s->target != src)
+	    s->target != src || s->rma_buf >= 0)
 		return NULL;
 	return s;
 }
@@ -968,12 +1026,69 @@ static void on_lease_grant(struct mesh_client *c, uint32_t src, const struct mes
 	}
 }
 
+/* A tail's answer to a key request: its request id names the group. */
+static void on_rma_grant(struct mesh_client *c, uint32_t src, const struct mesh_msg *m)
+{
+	uint32_t low = (uint32_t)m->hdr.req_id, index = low & ~KEY_REQ_BIT;
+
+	if (!(m->hdr.req_id & LEASE_REQ_TAG) || !(low & KEY_REQ_BIT) || index >= c->group_count) {
+		c->stats.replies_stale++;
+		return;
+	}
+	mesh_rma_key_on_grant(&c->groups[index].key, src,
+			      (uint32_t)(m->hdr.req_id >> 32) & GEN_MASK, &m->u.rma_grant);
+}
+
+void mesh_client_on_rma_done(struct mesh_client *c, uint64_t cookie, int status)
+{
+	uint32_t b = (uint32_t)cookie;
+	uint64_t owner;
+	struct sub *s;
+
+	if (!mesh_rma_bufs_busy(&c->rma, cookie)) {
+		mesh_log_warn(c->env, "client: RMA completion %#llx names no read in flight",
+			      (unsigned long long)cookie);
+		return;
+	}
+	owner = c->rma.owner[b];
+	s = &c->subs[(uint32_t)owner];
+	if (!s->in_use || s->rma_buf != (int32_t)b || sub_req_id(c, s) != owner) {
+		/* Given up on already (timed out, or sent again). */
+		mesh_rma_bufs_put(&c->rma, b);
+		c->stats.replies_stale++;
+		return;
+	}
+	s->rma_buf = -1;
+	if (status == 0) {
+		const struct io_slot *slot = &c->slots[s->slot];
+
+		memcpy((uint8_t *)slot->io.buf + (s->ext.volume_offset - slot->io.offset),
+		       mesh_rma_buf(&c->rma, b), s->ext.length);
+		mesh_rma_bufs_put(&c->rma, b);
+		sub_finish(c, s, 0);
+		return;
+	}
+	/* Revoked (the epoch moved) or refused: read two-sided, which meets
+	 * the target's fencing and brings the new configuration. */
+	mesh_rma_bufs_put(&c->rma, b);
+	c->stats.one_sided_failed++;
+	mesh_log_debug(c->env, "client: one-sided read of node %u failed: %d", s->target, status);
+	mesh_rma_key_refuse(&c->groups[s->group].key);
+	s->no_rma = true;
+	s->gen++;
+	sub_send(c, s);
+}
+
 void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_msg *m)
 {
 	struct sub *s;
 
 	if (m->hdr.type == MESH_MSG_LEASE_GRANT) {
 		on_lease_grant(c, src, m);
+		return;
+	}
+	if (m->hdr.type == MESH_MSG_RMA_GRANT) {
+		on_rma_grant(c, src, m);
 		return;
 	}
 	s = sub_for_reply(c, src, m->hdr.req_id);

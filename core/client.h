@@ -43,6 +43,8 @@
 #define MESH_CLIENT_TIMEOUT_NS_MAX (3600ull * 1000000000ull)
 /* Pause before resending to a busy target or over a full path. */
 #define MESH_CLIENT_RESEND_NS 50000ull
+/* Longest extent read one-sided: each landing buffer is this big. */
+#define MESH_CLIENT_RMA_BYTES_MAX (64u * 1024u)
 
 enum mesh_io_op {
 	MESH_IO_READ = 1,
@@ -61,6 +63,12 @@ struct mesh_client_config {
 	/* Read only from each group's tail, as plain chain replication does,
 	 * rather than from any active replica in turn (docs/toma.md). */
 	bool reads_tail_only;
+	/* Read each managed group's tail one-sided (RMA), under the key it
+	 * grants for the epoch the client holds, when the environment can:
+	 * the target's CPU does no work per read (docs/toma.md, "One-sided
+	 * reads"). Extents above MESH_CLIENT_RMA_BYTES_MAX, and reads the tail
+	 * will not grant, go two-sided. */
+	bool one_sided_reads;
 	/* UNSAFE, for showing that the checks have teeth: a lease once held
 	 * never runs out; it is renewed only after a request is refused. */
 	bool no_leases;
@@ -91,6 +99,8 @@ struct mesh_client_stats {
 	uint64_t reads_ahead;       /* reads sent to a replica ahead of the tail */
 	uint64_t reads_to_tail;     /* of those, sent on to the tail (-EXDEV) */
 	uint64_t incarnations;      /* new write numberings after failed writes */
+	uint64_t reads_one_sided;   /* extents read from a tail with RMA */
+	uint64_t one_sided_failed;  /* of those, refused (revoked key): sent two-sided */
 };
 
 struct mesh_client;
@@ -102,7 +112,11 @@ struct mesh_client;
 int mesh_client_create(const struct mesh_env *env, const struct mesh_client_config *cfg,
 		       struct mesh_client **out);
 
-/** Free the client. I/Os still in flight are abandoned, never completed. */
+/**
+ * Free the client. I/Os still in flight are abandoned, never completed.
+ * One-sided reads in flight land in the client's own buffers: close the
+ * transport (which ends them) before freeing a client that has some.
+ */
 void mesh_client_destroy(struct mesh_client *c);
 
 /**
@@ -148,5 +162,7 @@ void mesh_client_stats(const struct mesh_client *c, struct mesh_client_stats *ou
 /* Events, delivered by the node. */
 void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_msg *m);
 void mesh_client_on_timer(struct mesh_client *c, uint32_t timer_id);
+/* A one-sided read finished; @cookie is what the client gave rma_read. */
+void mesh_client_on_rma_done(struct mesh_client *c, uint64_t cookie, int status);
 
 #endif

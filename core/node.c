@@ -190,7 +190,10 @@ void mesh_node_on_drive_done(struct mesh_node *n, uint64_t cookie, int result)
 
 void mesh_node_on_rma_done(struct mesh_node *n, uint64_t cookie, int status)
 {
-	/* No role issues one-sided access yet; the client will. */
-	mesh_log_warn(&n->env, "node %u: unexpected RMA completion %#llx (%d)", n->env.self,
-		      (unsigned long long)cookie, status);
+	/* Only the client reads one-sided. */
+	if (n->client)
+		mesh_client_on_rma_done(n->client, cookie, status);
+	else
+		mesh_log_warn(&n->env, "node %u: RMA completion %#llx (%d) with no client",
+			      n->env.self, (unsigned long long)cookie, status);
 }

@@ -21,6 +21,7 @@
 
 #include "core/dirty.h"
 #include "core/fresh.h"
+#include "core/grants.h"
 #include "core/group.h"
 #include "core/node.h"
 #include "core/toma.h"
@@ -32,6 +33,9 @@
 /* Drive cookies keep the top bit clear: the node routes tagged ones to the
  * resync role. */
 #define GEN_MASK 0x7fffffffu
+/* Keys for one-sided reads a target holds at once: one per group and
+ * epoch it is the tail of. */
+#define GRANTS 1024u
 /* Request buffers start on a page: drives opened with O_DIRECT need
  * aligned memory, and a page suits every logical block size. */
 #define BUFFER_ALIGN 4096u
@@ -88,6 +92,11 @@ struct mesh_target {
 	struct mesh_fresh *fresh;
 	/* Writes this node took ahead of its group's tail, not yet settled. */
 	struct mesh_unsettled unsettled;
+	/* Keys handed out for one-sided reads, made at the first request so
+	 * that targets nobody reads one-sided (a simulation's) do not carry
+	 * the table. Never without a topology manager: keys are only safe
+	 * under epoch fencing. */
+	struct mesh_grants *grants;
 };
 
 static int check_config(const struct mesh_env *env, const struct mesh_target_config *cfg)
@@ -160,6 +169,7 @@ void mesh_target_destroy(struct mesh_target *t)
 	for (uint32_t i = 0; t->fresh && i < MESH_TARGET_REBUILDS_MAX; i++)
 		mesh_fresh_release(&t->fresh[i]);
 	free(t->fresh);
+	mesh_grants_destroy(t->grants);
 	mesh_unsettled_release(&t->unsettled);
 	free(t->reqs);
 	free(t->free_reqs);
@@ -335,8 +345,10 @@ static int write_prepare(struct mesh_target *t, const struct mesh_msg_io *io,
  * under the next one rather than failing the I/O. */
 static void drive_error(struct mesh_target *t, struct request *r)
 {
-	if (t->cfg.toma && r->status == -EIO && mesh_toma_drive_failed(t->cfg.toma, r->group))
+	if (t->cfg.toma && r->status == -EIO && mesh_toma_drive_failed(t->cfg.toma, r->group)) {
+		t->stats.keys_revoked += mesh_grants_revoke_before(t->grants, r->group, UINT64_MAX);
 		r->status = -ESTALE;
+	}
 }
 
 /* Submit one drive run of request @r: bytes [@at, @at + @length) of its
@@ -497,12 +509,88 @@ void mesh_target_settled(struct mesh_target *t, uint64_t incarnation, uint64_t s
 		mesh_unsettled_settle(&t->unsettled, incarnation, settled);
 }
 
+static void reply_grant(struct mesh_target *t, uint32_t dst, const struct mesh_msg *req,
+			uint64_t epoch, const struct mesh_msg_rma_grant *grant)
+{
+	uint8_t buf[MESH_PROTO_PREFIX_MAX];
+	struct mesh_msg m = {
+		.hdr = { .type = MESH_MSG_RMA_GRANT, .req_id = req->hdr.req_id, .epoch = epoch },
+		.u.rma_grant = *grant,
+	};
+	int n = mesh_proto_encode(&m, buf, sizeof(buf));
+
+	assert(n > 0);
+	struct mesh_iov iov = { buf, (size_t)n };
+	int rc = mesh_env_send(t->env, dst, &iov, 1);
+
+	if (rc)
+		mesh_log_debug(t->env, "target: key reply to node %u not sent: %d", dst, rc);
+}
+
+/* A client asks to read this node's copy of a group one-sided. Only the
+ * tail of the epoch the client holds grants, only for reading, and only
+ * the copy's own extent: what a two-sided read there would be served
+ * under (docs/toma.md, "One-sided reads"). */
+static void serve_grant(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
+{
+	const struct mesh_msg_rma_grant_req *q = &m->u.rma_grant_req;
+	const struct mesh_group_config *config = NULL;
+	const struct mesh_group_member *self = NULL;
+	struct mesh_msg_rma_grant grant = { .status = -ENOTSUP };
+	uint64_t epoch = m->hdr.epoch;
+	int rc = t->cfg.toma ? 0 : -ENOTSUP, member;
+
+	if (!rc && !t->grants)
+		rc = mesh_grants_create(t->env, GRANTS, &t->grants);
+	if (!rc && q->access != MESH_RMA_READ)
+		rc = -EPERM; /* a one-sided write would skip the chain and the dirty maps */
+	if (!rc)
+		rc = mesh_toma_io_check(t->cfg.toma, q->group, m->hdr.epoch, MESH_MSG_IO_READ,
+					&epoch, &config);
+	if (!rc) {
+		member = mesh_group_member_of(config, t->env->self);
+		self = member < 0 ? NULL : &config->members[member];
+		if (!self) /* possible only with fencing turned off */
+			rc = -ENOENT;
+		else if (member != mesh_group_tail(config))
+			rc = -EXDEV;
+		else if (q->drive != self->drive || q->offset != self->offset ||
+			 q->length > config->bytes)
+			rc = -ERANGE;
+	}
+	if (!rc)
+		rc = mesh_grants_get(t->grants, q->group, config->epoch, q->drive, q->offset,
+				     config->bytes, &grant.rkey);
+	if (rc) {
+		t->stats.keys_refused++;
+		mesh_log_debug(t->env, "target: one-sided key for group %llu to node %u refused: %d",
+			       (unsigned long long)q->group, src, rc);
+		grant.status = rc;
+	} else {
+		t->stats.keys_granted++;
+		grant = (struct mesh_msg_rma_grant){
+			.access = MESH_RMA_READ,
+			.rkey = grant.rkey,
+			.length = config->bytes,
+		};
+	}
+	reply_grant(t, src, m, epoch, &grant);
+}
+
+void mesh_target_on_config(struct mesh_target *t, const struct mesh_group_config *c)
+{
+	t->stats.keys_revoked += mesh_grants_revoke_before(t->grants, c->group, c->epoch);
+}
+
 void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_msg *m)
 {
 	switch (m->hdr.type) {
 	case MESH_MSG_IO_READ:
 	case MESH_MSG_IO_WRITE:
 		serve_io(t, src, m);
+		break;
+	case MESH_MSG_RMA_GRANT_REQ:
+		serve_grant(t, src, m);
 		break;
 	default:
 		t->stats.rejected++;

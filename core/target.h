@@ -60,6 +60,9 @@ struct mesh_target_stats {
 	uint64_t resync_bytes_kept; /* copied bytes skipped: a client wrote them since */
 	uint64_t reads_ahead;      /* reads answered by a replica ahead of the tail */
 	uint64_t reads_to_tail;    /* reads it sent on to the tail (-EXDEV) */
+	uint64_t keys_granted;     /* one-sided read keys handed to clients */
+	uint64_t keys_refused;
+	uint64_t keys_revoked;     /* at epoch changes and drive failures */
 };
 
 struct mesh_target;
@@ -79,6 +82,13 @@ void mesh_target_stats(const struct mesh_target *t, struct mesh_target_stats *ou
 /** Client @incarnation reports every write numbered below @settled on
  * every member it was sent to (core/unsettled.h). */
 void mesh_target_settled(struct mesh_target *t, uint64_t incarnation, uint64_t settled);
+
+/**
+ * Group @c's configuration changed on this node: keys of its older epochs
+ * are revoked (core/grants.h). Called from the topology manager's
+ * on_config.
+ */
+void mesh_target_on_config(struct mesh_target *t, const struct mesh_group_config *c);
 
 /* Events, delivered by the node. */
 void mesh_target_on_msg(struct mesh_target *t, uint32_t src, const struct mesh_msg *m);

@@ -37,6 +37,7 @@ struct engine_options {
 	char *volume;
 	char *transport;
 	unsigned int spin_us;
+	unsigned int one_sided;
 };
 
 struct engine {
@@ -85,6 +86,16 @@ static struct fio_option options[] = {
 		.def = "20",
 		.minval = 1,
 		.maxval = MESH_VOLUME_SPIN_NS_MAX / 1000,
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "one_sided",
+		.lname = "mesh one-sided reads",
+		.type = FIO_OPT_BOOL,
+		.off1 = offsetof(struct engine_options, one_sided),
+		.help = "read the tails' memory one-sided where the transport can (fabric, verbs)",
+		.def = "1",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},
@@ -158,6 +169,7 @@ static int mesh_init(struct thread_data *td)
 		.transport = o->transport,
 		.queue_depth = td->o.iodepth,
 		.spin_ns = o->spin_us * 1000u,
+		.two_sided_reads = !o->one_sided,
 		.log_level = MESH_LOG_WARN,
 	};
 	int rc;

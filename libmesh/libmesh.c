@@ -74,6 +74,7 @@ static int client_start(struct mesh_volume *v, const struct mesh_volume_options 
 		.io_timeout_ns = v->io_timeout_ns,
 		.lease_ns = conf->lease_ns,
 		.drift_ppm = conf->drift_ppm,
+		.one_sided_reads = !o->two_sided_reads && mesh_host_one_sided(v->host),
 	};
 	struct mesh_node *n = mesh_host_node(v->host);
 	int rc = 0;
@@ -171,9 +172,11 @@ void mesh_volume_close(struct mesh_volume *v)
 		while (mesh_client_inflight(v->client) && mesh_evloop_now_ns() < deadline)
 			(void)mesh_volume_poll(v, done, 1, 64, deadline - mesh_evloop_now_ns());
 		mesh_host_node(v->host)->client = NULL;
-		mesh_client_destroy(v->client);
 	}
+	/* The transport goes first: a one-sided read given up on may still
+	 * be landing in the client's buffers until it is closed. */
 	mesh_host_destroy(v->host);
+	mesh_client_destroy(v->client);
 	mesh_conf_free(v->conf);
 	free(v);
 }

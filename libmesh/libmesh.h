@@ -43,6 +43,9 @@ struct mesh_volume_options {
 	uint32_t queue_depth;     /* 0: MESH_VOLUME_QUEUE_DEPTH_DEFAULT */
 	uint64_t io_timeout_ns;   /* 0: the file's io_timeout */
 	uint32_t spin_ns;         /* 0: MESH_VOLUME_SPIN_NS_DEFAULT */
+	/* Read every extent two-sided, even over a transport that can read
+	 * the tails' memory one-sided (fabric, verbs), e.g. to compare. */
+	bool two_sided_reads;
 	enum mesh_log_level log_level; /* lines above it are dropped (0: errors only) */
 };
 

@@ -239,6 +239,9 @@ static void on_transport_event(struct mesh_host *h, const struct mesh_tp_event *
 			}
 		}
 		break;
+	case MESH_TP_RMA_DONE:
+		mesh_node_on_rma_done(&h->node, e->cookie, e->status);
+		break;
 	case MESH_TP_CONN_DOWN:
 		if (p)
 			host_log(h, MESH_LOG_INFO, "connection to node %u down (%d)", p->id, e->status);
@@ -314,6 +317,59 @@ static int env_send(void *ctx, uint32_t dst, const struct mesh_iov *iov, unsigne
 	return -EHOSTUNREACH;
 }
 
+static int env_rma_read(void *ctx, uint32_t dst, uint64_t rkey, uint64_t remote_offset,
+			void *buf, uint32_t len, uint64_t cookie)
+{
+	struct mesh_host *h = ctx;
+	struct peer *p = peer_find(h, dst);
+	int rc;
+
+	if (!p)
+		return -EHOSTUNREACH;
+	if ((rc = peer_conn(h, p)))
+		return rc;
+	if (p->hello_pending)
+		return -EAGAIN;
+	return mesh_tp_rma_read(h->tp_ops, p->conn, rkey, remote_offset, buf, len, cookie);
+}
+
+/* Only the bytes of a mapped drive can be exposed (uring_drive.h), and
+ * only for reading: one-sided writes would skip the chain. */
+static int env_rma_expose(void *ctx, uint32_t drive, uint64_t offset, uint64_t len,
+			  unsigned access, uint64_t *rkey)
+{
+	struct mesh_host *h = ctx;
+	const uint8_t *base;
+	int rc;
+
+	if (drive >= h->drive_count)
+		return -ENODEV;
+	if (access != MESH_RMA_READ)
+		return -EPERM;
+	if (offset > mesh_uring_drive_bytes(h->drives[drive]) ||
+	    len > mesh_uring_drive_bytes(h->drives[drive]) - offset)
+		return -ERANGE;
+	if (!h->tp_ops->mr_expose)
+		return -ENOTSUP;
+	rc = mesh_uring_drive_map(h->drives[drive], &base);
+	if (rc) {
+		host_log(h, MESH_LOG_INFO, "drive %u cannot be read one-sided: %s", drive,
+			 rc == -ENOTSUP ? "O_DIRECT bypasses the pages a map would show"
+					: strerror(-rc));
+		return rc;
+	}
+	/* The transport only reads through a read key; it takes a plain
+	 * pointer. */
+	return h->tp_ops->mr_expose(h->tp, (void *)(uintptr_t)(base + offset), len, access, rkey);
+}
+
+static int env_rma_revoke(void *ctx, uint64_t rkey)
+{
+	struct mesh_host *h = ctx;
+
+	return mesh_tp_mr_revoke(h->tp_ops, h->tp, rkey);
+}
+
 static int env_drive_submit(void *ctx, const struct mesh_drive_io *io)
 {
 	struct mesh_host *h = ctx;
@@ -368,6 +424,9 @@ static const struct mesh_env_ops host_env_ops = {
 	.timer_arm = env_timer_arm,
 	.timer_cancel = env_timer_cancel,
 	.send = env_send,
+	.rma_read = env_rma_read,
+	.rma_expose = env_rma_expose,
+	.rma_revoke = env_rma_revoke,
 	.drive_submit = env_drive_submit,
 	.meta_put = env_meta_put,
 	.meta_get = env_meta_get,
@@ -492,6 +551,11 @@ void mesh_host_destroy(struct mesh_host *h)
 struct mesh_node *mesh_host_node(struct mesh_host *h)
 {
 	return &h->node;
+}
+
+bool mesh_host_one_sided(const struct mesh_host *h)
+{
+	return h->tp_ops->rma_read && h->tp_ops->mr_expose;
 }
 
 const char *mesh_host_transport(const struct mesh_host *h)

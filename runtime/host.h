@@ -29,6 +29,7 @@
 #ifndef MESH_RUNTIME_HOST_H
 #define MESH_RUNTIME_HOST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/env.h"
@@ -76,6 +77,9 @@ unsigned mesh_host_peers_connecting(const struct mesh_host *h);
 
 /** The transport's name, as chosen ("tcp", "fabric:shm", ...). */
 const char *mesh_host_transport(const struct mesh_host *h);
+
+/** Whether the transport reads peers' memory one-sided (fabric, verbs). */
+bool mesh_host_one_sided(const struct mesh_host *h);
 
 /** The port this host listens on (after port 0), or -EINVAL. */
 int mesh_host_port(const struct mesh_host *h);

@@ -61,6 +61,8 @@ static void on_config(void *arg, const struct mesh_group_config *c)
 			s->copies_logged = st.copies_done;
 		}
 	}
+	if (s->node->target)
+		mesh_target_on_config(s->node->target, c);
 	peers_follow(s);
 }
 

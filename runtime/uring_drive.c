@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +30,9 @@ struct mesh_uring_drive {
 	bool ring_ready;
 	int fd, efd;
 	bool direct;
+	bool in_memory;                 /* tmpfs or memfd: the page cache is the medium */
 	uint64_t bytes;
+	void *map;                      /* for one-sided reads, made at first use */
 	unsigned queued;                /* prepared, not yet handed to the kernel */
 	struct slot *slots;
 	uint32_t *free_slots;
@@ -58,6 +63,7 @@ int mesh_uring_drive_open(const char *path, uint64_t bytes, unsigned queue_depth
 			  struct mesh_uring_drive **out, const char **why)
 {
 	struct mesh_uring_drive *d;
+	struct statfs fs;
 	uint64_t have = 0;
 	int rc;
 
@@ -73,6 +79,7 @@ int mesh_uring_drive_open(const char *path, uint64_t bytes, unsigned queue_depth
 		d->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->fd < 0)
 		return fail(d, why, "cannot open the drive's file", -errno);
+	d->in_memory = fstatfs(d->fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
 	if ((rc = size_of(d->fd, &have)))
 		return fail(d, why, "cannot tell the drive's size", rc);
 	if (bytes > have && ftruncate(d->fd, (off_t)bytes))
@@ -105,6 +112,8 @@ void mesh_uring_drive_close(struct mesh_uring_drive *d)
 		return;
 	if (d->ring_ready)
 		io_uring_queue_exit(&d->ring);
+	if (d->map)
+		munmap(d->map, d->bytes);
 	if (d->efd >= 0)
 		close(d->efd);
 	if (d->fd >= 0) {
@@ -213,4 +222,20 @@ unsigned mesh_uring_drive_reap(struct mesh_uring_drive *d,
 			break;
 	} while (true);
 	return count;
+}
+
+int mesh_uring_drive_map(struct mesh_uring_drive *d, const uint8_t **base)
+{
+	void *m;
+
+	if (d->direct && !d->in_memory)
+		return -ENOTSUP;
+	if (!d->map) {
+		m = mmap(NULL, d->bytes, PROT_READ, MAP_SHARED, d->fd, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		d->map = m;
+	}
+	*base = d->map;
+	return 0;
 }

@@ -66,4 +66,16 @@ int mesh_uring_drive_flush(struct mesh_uring_drive *d);
 unsigned mesh_uring_drive_reap(struct mesh_uring_drive *d,
 			       void (*done)(void *arg, uint64_t cookie, int result), void *arg);
 
+/**
+ * The drive's bytes mapped read-only, for one-sided reads by remote
+ * clients (made at the first call, unmapped at close). Only a drive whose
+ * medium is the page cache (memory drives, tmpfs files; with or without
+ * O_DIRECT, which tmpfs takes since Linux 6.6), or that is opened without
+ * O_DIRECT, can be mapped: there the map and io_uring's writes share the
+ * same pages, so a one-sided read sees every write the drive completed.
+ * O_DIRECT on a real device bypasses those pages: -ENOTSUP. Otherwise 0,
+ * or mmap's errno.
+ */
+int mesh_uring_drive_map(struct mesh_uring_drive *d, const uint8_t **base);
+
 #endif

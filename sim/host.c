@@ -324,6 +324,8 @@ static void on_config(void *arg, const struct mesh_group_config *c)
 
 	if (n->node.resync)
 		mesh_resync_on_config(n->node.resync, c);
+	if (n->node.target)
+		mesh_target_on_config(n->node.target, c);
 	peers_follow(n);
 }
 

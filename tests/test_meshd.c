@@ -71,6 +71,7 @@ static uint64_t seed;
 
 struct cluster {
 	char dir[64];
+	char shm_dir[64];          /* drives on tmpfs, when a test made it */
 	char conf_path[128];
 	char mnt[128];          /* a tmpfs this test mounted, or "" */
 	unsigned targets;
@@ -184,6 +185,8 @@ static int cluster_teardown(void **state)
 		fprintf(stderr, "kept %s\n", c->dir);
 	else
 		nftw(c->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (c->shm_dir[0] && !getenv("MESH_TEST_KEEP"))
+		nftw(c->shm_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	mesh_conf_free(c->conf);
 	free(c->scratch[0]);
 	free(c->scratch[1]);
@@ -445,7 +448,8 @@ static void volume_serves(struct cluster *c, struct mesh_volume *v, uint64_t off
 /* Write random data at sector-aligned places of volume @name (shadowed in
  * @shadow), read the whole volume back, then find every copy of every
  * block on its drive file where the plan puts it. */
-static void layout_round_trip(struct cluster *c, const char *name, uint8_t *shadow, uint8_t *buf)
+static void layout_round_trip(struct cluster *c, const char *name, uint8_t *shadow, uint8_t *buf,
+			      struct mesh_client_stats *stats)
 {
 	const struct mesh_layout *l = layout_of(c, name);
 	struct mesh_volume *v = volume_open(c, name, 8);
@@ -496,6 +500,20 @@ static void layout_round_trip(struct cluster *c, const char *name, uint8_t *shad
 					 (unsigned long long)(at + i), buf[i], shadow[at + i]);
 		}
 	}
+	/* Again a block at a time: reads this small go one-sided where the
+	 * transport and the drives allow it. */
+	for (uint64_t at = 0; at < 64 * BLOCK && at < bytes; at += BLOCK) {
+		int rc = mesh_volume_pread(v, buf, BLOCK, at);
+
+		if (rc)
+			fail_msg("%s: read [%llu +%u]: %s", name, (unsigned long long)at, BLOCK,
+				 strerror(-rc));
+		if (memcmp(buf, shadow + at, BLOCK))
+			fail_msg("%s: block at %llu reads back other bytes than were written", name,
+				 (unsigned long long)at);
+	}
+	if (stats)
+		mesh_volume_stats(v, stats);
 	mesh_volume_close(v);
 	/* A replica marked stale lacks writes by design: say so rather than
 	 * blame its drive. */
@@ -549,7 +567,7 @@ static void every_layout_reads_back_and_each_copy_is_on_its_drive(void **state)
 			  "stripe_unit=32KiB\n");
 	cluster_start(c);
 	for (unsigned i = 0; i < sizeof(names) / sizeof(*names); i++)
-		layout_round_trip(c, names[i], shadow, buf);
+		layout_round_trip(c, names[i], shadow, buf, NULL);
 	for (unsigned i = 0; i < c->targets; i++)
 		assert_true(target_alive(c, i));
 }
@@ -558,10 +576,14 @@ static void every_layout_reads_back_and_each_copy_is_on_its_drive(void **state)
  * The same daemons and clients over libfabric, with @provider chosen at
  * run time from the cluster file: a mirror and a striped mirror read back
  * and every copy is on its drive, and each daemon says what it speaks.
+ * The drives are files on tmpfs, which targets can map: reads up to
+ * MESH_CLIENT_RMA_BYTES_MAX come from the tails' memory one-sided
+ * (docs/toma.md), and none is refused.
  */
 static void layouts_over_fabric(struct cluster *c, const char *provider)
 {
 	char transport[32], said[64];
+	struct mesh_client_stats st;
 	uint8_t *shadow = c->scratch[0] = malloc(VOLUME_BYTES_MAX);
 	uint8_t *buf = c->scratch[1] = malloc(MESH_VOLUME_IO_BYTES_MAX);
 
@@ -573,7 +595,10 @@ static void layouts_over_fabric(struct cluster *c, const char *provider)
 #endif
 	snprintf(transport, sizeof(transport), "fabric:%s", provider);
 	c->transport = transport;
-	cluster_configure(c, 3, NULL, "32MiB",
+	snprintf(c->shm_dir, sizeof(c->shm_dir), "/dev/shm/mesh-meshd-test-XXXXXX");
+	if (!mkdtemp(c->shm_dir))
+		fail_msg("mkdtemp %s: %s", c->shm_dir, strerror(errno));
+	cluster_configure(c, 3, c->shm_dir, "32MiB",
 			  "volume vmirror2 layout=mirror size=4MiB copies=2\n"
 			  "volume vsm2 layout=stripe-mirror size=4MiB width=2 copies=2 "
 			  "stripe_unit=64KiB\n");
@@ -583,8 +608,16 @@ static void layouts_over_fabric(struct cluster *c, const char *provider)
 		if (!log_has(c, i, said))
 			fail_msg("target %u's log lacks \"%s\"", i, said);
 	}
-	layout_round_trip(c, "vmirror2", shadow, buf);
-	layout_round_trip(c, "vsm2", shadow, buf);
+	layout_round_trip(c, "vmirror2", shadow, buf, &st);
+	if (st.reads_one_sided == 0 || st.one_sided_failed)
+		fail_msg("vmirror2: %llu reads one-sided, %llu of them refused",
+			 (unsigned long long)st.reads_one_sided,
+			 (unsigned long long)st.one_sided_failed);
+	layout_round_trip(c, "vsm2", shadow, buf, &st);
+	if (st.reads_one_sided == 0 || st.one_sided_failed)
+		fail_msg("vsm2: %llu reads one-sided, %llu of them refused",
+			 (unsigned long long)st.reads_one_sided,
+			 (unsigned long long)st.one_sided_failed);
 	for (unsigned i = 0; i < c->targets; i++)
 		assert_true(target_alive(c, i));
 }
