@@ -48,6 +48,10 @@ struct mesh_host {
 	struct mesh_transport *tp;
 	int tp_fd;                  /* -1: the transport has none, so it is polled */
 	uint64_t polled_busy_ns;    /* polled: when something last happened */
+	/* Regions exposed for one-sided reads. A polled transport carries
+	 * those out in this process's progress (libfabric's shm), with no
+	 * event to show for it: while any is out, the host does not nap. */
+	uint32_t exposed;
 	struct mesh_metastore *meta;
 	/* Slots never move (connections point at them); @by_id orders them
 	 * for the lookup every send makes. */
@@ -360,14 +364,18 @@ static int env_rma_expose(void *ctx, uint32_t drive, uint64_t offset, uint64_t l
 	}
 	/* The transport only reads through a read key; it takes a plain
 	 * pointer. */
-	return h->tp_ops->mr_expose(h->tp, (void *)(uintptr_t)(base + offset), len, access, rkey);
+	rc = h->tp_ops->mr_expose(h->tp, (void *)(uintptr_t)(base + offset), len, access, rkey);
+	h->exposed += rc == 0;
+	return rc;
 }
 
 static int env_rma_revoke(void *ctx, uint64_t rkey)
 {
 	struct mesh_host *h = ctx;
+	int rc = mesh_tp_mr_revoke(h->tp_ops, h->tp, rkey);
 
-	return mesh_tp_mr_revoke(h->tp_ops, h->tp, rkey);
+	h->exposed -= rc == 0 && h->exposed > 0;
+	return rc;
 }
 
 static int env_drive_submit(void *ctx, const struct mesh_drive_io *io)
@@ -627,7 +635,8 @@ int mesh_host_run_once(struct mesh_host *h, uint64_t timeout_ns)
 	deadline = mesh_evloop_now_ns() + timeout_ns;
 	do {
 		uint64_t now = mesh_evloop_now_ns();
-		uint64_t nap = now - h->polled_busy_ns < POLL_SPIN_NS || now >= deadline ? 0
+		bool spin = h->exposed || now - h->polled_busy_ns < POLL_SPIN_NS;
+		uint64_t nap = spin || now >= deadline ? 0
 			       : deadline - now < POLL_NAP_NS ? deadline - now : POLL_NAP_NS;
 
 		n = (int)transport_drain(h);

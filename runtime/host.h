@@ -21,7 +21,10 @@
  *
  * A transport without a wait fd (fabric over shm) cannot be slept on:
  * mesh_host_run_once() then polls it, spinning while the node is busy and
- * napping a millisecond at a time once it has been idle for two.
+ * napping a millisecond at a time once it has been idle for two. While the
+ * node has regions exposed for one-sided reads it never naps: such a
+ * transport serves them in this process's progress, with no event that
+ * would show the node busy.
  *
  * One thread: run mesh_host_run_once() in a loop. Roles are attached to
  * mesh_host_node() by the caller (meshd, tests).

@@ -10,7 +10,10 @@
 #     transport: tcp, libfabric's tcp provider (fabric:tcp) and its shm
 #     provider (fabric:shm): a single-copy volume (layout=concat, 1 target)
 #     and a 2-copy mirror (layout=mirror copies=2, 3 targets: 2 replicas
-#     and a witness);
+#     and a witness). Over fabric, reads are one-sided (the client reads
+#     the tail's drive memory with RMA, docs/toma.md); the single copy is
+#     measured a second time with --one_sided=0 (every read two-sided)
+#     to show what that changes;
 #   - NBD: nbdkit's file plugin on loopback TCP, fio's nbd engine.
 # QD1: p50/p99 of fio's total latency (lat, --lat_percentiles=1). QD32: IOPS,
 # and the servers' CPU time per I/O (utime+stime of meshd or nbdkit from
@@ -155,11 +158,13 @@ write_conf() { # FILE VOLUME-LINE TARGETS TRANSPORT
 	} >"$f"
 }
 
-mesh_setup() { # TRANSPORT NAME LAYOUT-WORDS TARGETS: one mesh setup, measured
-	local tp=$1 tag=mesh-${1/:/-}-$2 conf=$work/$2-${1/:/-}.conf
+mesh_setup() { # TRANSPORT NAME LAYOUT-WORDS TARGETS [ONE-SIDED]: one mesh setup, measured
+	local tp=$1 tag=mesh-${1/:/-}-$2 conf=$work/$2-${1/:/-}.conf one_sided=${5:-1}
+	[ "$one_sided" = 1 ] || tag=$tag-two-sided
 	write_conf "$conf" "volume v $3 size=${size_mib}MiB" "$4" "$tp"
 	start_targets "$conf" "$4"
-	mesh_args=(--ioengine=mesh --cluster="$conf" --volume=v --transport="$tp" --size="${size_mib}M")
+	mesh_args=(--ioengine=mesh --cluster="$conf" --volume=v --transport="$tp" --size="${size_mib}M"
+		--one_sided="$one_sided")
 	warm "${mesh_args[@]}"
 	measure "$tag" "${mesh_args[@]}"
 	stop_targets
@@ -205,6 +210,7 @@ for run in $(seq 1 "$runs"); do
 	for tp in $transports; do
 		mesh_setup "$tp" concat "layout=concat" 1
 		mesh_setup "$tp" mirror2 "layout=mirror copies=2" 3
+		case $tp in fabric:*) mesh_setup "$tp" concat "layout=concat" 1 0 ;; esac
 		rm -rf "${shm:?}"/*
 	done
 
@@ -261,6 +267,7 @@ def median: sort | if length == 0 then null elif length % 2 == 1 then .[length /
 		"local": "fio on a /dev/shm file: psync at QD1, io_uring at QD32",
 		"mesh-TRANSPORT-concat": "fio mesh engine (spin_us default 20) over TRANSPORT (tcp, fabric-tcp = libfabric tcp;ofi_rxm, fabric-shm = libfabric shm), layout=concat, 1 meshd target, drive file in /dev/shm",
 		"mesh-TRANSPORT-mirror2": "the same, layout=mirror copies=2, 3 meshd targets (2 replicas + witness)",
+		"mesh-TRANSPORT-concat-two-sided": "mesh-TRANSPORT-concat with --one_sided=0: over fabric, every read two-sided (the others read the tail one-sided)",
 		"nbd": "fio nbd engine (libnbd) to nbdkit file plugin on 127.0.0.1 TCP, file in /dev/shm"
 	},
 	polled: "fabric-shm has no wait fd: its meshd targets and the client spin while busy (napping 1 ms at a time once idle 2 ms), so their CPU per I/O is the spinning, not work",
@@ -292,6 +299,7 @@ lr50=$(m local qd1_randread_p50_us)
 setups_tp="tcp fabric-tcp fabric-shm"
 mesh_setups=$(for tp in $setups_tp; do
 	[ -n "$(m "mesh-$tp-concat" qd1_randread_p50_us)" ] && echo "mesh-$tp-concat mesh-$tp-mirror2"
+	[ -n "$(m "mesh-$tp-concat-two-sided" qd1_randread_p50_us)" ] && echo "mesh-$tp-concat-two-sided"
 done)
 goal1() { # TRANSPORT: QD1 randread p50 minus local's
 	local tp=$1 c r
@@ -317,11 +325,18 @@ goal3() { # TRANSPORT: mirror against single copy, writes
 goal4() { # TRANSPORT: server CPU per I/O at QD32
 	local tp=$1
 	[ -n "$(m "mesh-$tp-concat" qd1_randread_p50_us)" ] || return 0
-	printf '   - %s: single copy %s µs per read, %s µs per write; 2-copy mirror %s / %s µs\n' "$tp" \
+	printf '   - %s: single copy %s µs per read, %s µs per write; 2-copy mirror %s / %s µs' "$tp" \
 		"$(fmt "$(m "mesh-$tp-concat" qd32_randread_server_cpu_us_per_io)" 2)" \
 		"$(fmt "$(m "mesh-$tp-concat" qd32_randwrite_server_cpu_us_per_io)" 2)" \
 		"$(fmt "$(m "mesh-$tp-mirror2" qd32_randread_server_cpu_us_per_io)" 2)" \
 		"$(fmt "$(m "mesh-$tp-mirror2" qd32_randwrite_server_cpu_us_per_io)" 2)"
+	if [ -n "$(m "mesh-$tp-concat-two-sided" qd32_randread_server_cpu_us_per_io)" ]; then
+		printf '; single copy read **one-sided %s µs vs two-sided %s µs** (%s×)' \
+			"$(fmt "$(m "mesh-$tp-concat" qd32_randread_server_cpu_us_per_io)" 2)" \
+			"$(fmt "$(m "mesh-$tp-concat-two-sided" qd32_randread_server_cpu_us_per_io)" 2)" \
+			"$(ratio "$(m "mesh-$tp-concat" qd32_randread_server_cpu_us_per_io)" "$(m "mesh-$tp-concat-two-sided" qd32_randread_server_cpu_us_per_io)")"
+	fi
+	printf '\n'
 }
 goal2() { # measure: lower-is-better (lat) or higher-is-better (iops)
 	local k=$1 better=$2 s v n
@@ -369,6 +384,8 @@ $(for tp in $setups_tp; do
 	if [ -n "$(m "mesh-$tp-concat" qd1_randread_p50_us)" ]; then
 		row "mesh-$tp-concat" "mesh $tp, single copy (concat, 1 target)"
 		row "mesh-$tp-mirror2" "mesh $tp, 2-copy mirror (3 targets)"
+		[ -z "$(m "mesh-$tp-concat-two-sided" qd1_randread_p50_us)" ] ||
+			row "mesh-$tp-concat-two-sided" "mesh $tp, single copy, every read two-sided"
 	else
 		echo "| mesh $tp | not measured: see notes | | | | |"
 	fi
@@ -383,9 +400,10 @@ ${secs} s run). The client's CPU (fio and the mesh client library) is not in it.
 ## The project's goals
 
 1. **QD1 randread p50 over shm within 5 µs of local** (the goal is for
-   fabric-shm; the others for comparison). Every read is two-sided: the
-   client sends a request, the target reads its drive through io_uring and
-   answers; there is no one-sided (RMA) read path yet.
+   fabric-shm; the others for comparison). Over fabric, 4 KiB reads are
+   one-sided: the client reads the tail's mapped drive with \`fi_read\`
+   under a key granted for the epoch it holds. Over tcp they are
+   two-sided (request, io_uring read on the target, reply).
 $(for tp in $setups_tp; do goal1 "$tp"; done)
 2. **Every mesh transport faster than NBD at QD1 and QD32:**
 $(goal2 qd1_randread_p50_us lower)
@@ -397,10 +415,13 @@ $(goal2 qd32_randwrite_iops higher)
 3. **A 2-copy mirrored write no slower than 1.3× a single-copy write**
    (chain replication: the copies are written one after the other):
 $(for tp in $setups_tp; do goal3 "$tp"; done)
-4. **Target CPU time per I/O with one-sided access:** not measurable: the
-   client has no one-sided (RMA) path yet. The targets' CPU per I/O at QD32
-   (summed over all targets of the setup) with two-sided messages; over
-   fabric-shm the targets spin while busy, so this is the spinning:
+4. **Target CPU time per I/O with one-sided access:** the targets' CPU per
+   I/O at QD32 (summed over all targets of the setup). Over fabric, reads
+   are one-sided: no mesh code runs on the target per read, but
+   libfabric's tcp and shm providers carry out RMA in the target's own
+   progress (there is no RDMA NIC here to do it), so the target's CPU is
+   not zero. Over fabric-shm the targets spin while busy, so its figures
+   are the spinning:
 $(for tp in $setups_tp; do goal4 "$tp"; done)
 $(if [ "$has_nbd" = true ]; then echo "   - nbdkit: $(fmt "$(m nbd qd32_randread_server_cpu_us_per_io)" 2) / $(fmt "$(m nbd qd32_randwrite_server_cpu_us_per_io)" 2) µs for comparison"; fi)
 
