@@ -169,10 +169,24 @@ static int cluster_teardown(void **state)
 {
 	struct cluster *c = *state;
 
+	/* SIGTERM first: a daemon stopped cleanly closes its endpoints, and
+	 * fabric:shm's leave no region behind in /dev/shm. */
 	for (unsigned i = 0; i < TARGETS_MAX; i++) {
-		if (c->pid[i] > 0) {
-			kill(c->pid[i], SIGKILL);
-			waitpid(c->pid[i], NULL, 0);
+		if (c->pid[i] > 0)
+			kill(c->pid[i], SIGTERM);
+	}
+	for (unsigned i = 0; i < TARGETS_MAX; i++) {
+		uint64_t deadline = now_ns() + EXIT_WAIT_NS;
+
+		if (c->pid[i] <= 0)
+			continue;
+		while (waitpid(c->pid[i], NULL, WNOHANG) == 0) {
+			if (now_ns() >= deadline) {
+				kill(c->pid[i], SIGKILL);
+				waitpid(c->pid[i], NULL, 0);
+				break;
+			}
+			usleep(10000);
 		}
 	}
 	if (getenv("MESH_TEST_LOG")) {

@@ -56,6 +56,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1408,9 +1409,21 @@ static int fab_create(const struct mesh_transport_params *params, struct mesh_tr
 	t->key_next = 1;
 	t->key_gen = 1;
 
-	/* shm names its endpoints itself: a node would give every endpoint
-	 * on the host the same name (fi_enable then fails with EBUSY). */
-	const char *node = strcmp(prov, "shm") != 0 ? opt.node : NULL;
+	/* shm's endpoint name is its region's in /dev/shm: a caller's node
+	 * would give every endpoint on the host the same one, and shm's own
+	 * ("PID:0:0") meets the region a killed process of the same pid left
+	 * behind. Either way fi_enable fails with EBUSY. A random name
+	 * meets neither. */
+	const char *node = opt.node;
+	char shm_name[48];
+	if (strcmp(prov, "shm") == 0) {
+		uint64_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)t;
+		snprintf(shm_name, sizeof(shm_name), "mesh-%d-%016llx", (int)getpid(),
+			 (unsigned long long)r);
+		node = shm_name;
+	}
 	int rc = fabric_open(t, node, (size_t)rx + tx + t->rma_count);
 	if (rc)
 		goto free_t;
