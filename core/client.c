@@ -809,6 +809,11 @@ unsigned mesh_client_reap(struct mesh_client *c, struct mesh_io_done *out, unsig
 	return n;
 }
 
+unsigned mesh_client_rma_inflight(const struct mesh_client *c)
+{
+	return c->rma.count - c->rma.free_count;
+}
+
 unsigned mesh_client_inflight(const struct mesh_client *c)
 {
 	return c->cfg.queue_depth - c->free_slot_count;

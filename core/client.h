@@ -114,8 +114,9 @@ int mesh_client_create(const struct mesh_env *env, const struct mesh_client_conf
 
 /**
  * Free the client. I/Os still in flight are abandoned, never completed.
- * One-sided reads in flight land in the client's own buffers: close the
- * transport (which ends them) before freeing a client that has some.
+ * One-sided reads in flight land in the client's own buffers; those
+ * buffers are not freed (the transport may still write them), so wait for
+ * mesh_client_rma_inflight() to reach 0 first.
  */
 void mesh_client_destroy(struct mesh_client *c);
 
@@ -158,6 +159,9 @@ unsigned mesh_client_reap(struct mesh_client *c, struct mesh_io_done *out, unsig
 unsigned mesh_client_inflight(const struct mesh_client *c);
 
 void mesh_client_stats(const struct mesh_client *c, struct mesh_client_stats *out);
+
+/** One-sided reads out, including those given up on. */
+unsigned mesh_client_rma_inflight(const struct mesh_client *c);
 
 /* Events, delivered by the node. */
 void mesh_client_on_msg(struct mesh_client *c, uint32_t src, const struct mesh_msg *m);

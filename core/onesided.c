@@ -108,7 +108,10 @@ int mesh_rma_bufs_init(struct mesh_rma_bufs *b, uint32_t count, uint32_t bytes)
 
 void mesh_rma_bufs_fini(struct mesh_rma_bufs *b)
 {
-	free(b->mem);
+	/* A buffer still out may yet be written by the transport: its
+	 * memory is left allocated rather than handed to someone else. */
+	if (b->free_count == b->count)
+		free(b->mem);
 	free(b->free);
 	free(b->owner);
 	free(b->busy);

@@ -71,6 +71,7 @@ struct mesh_rma_bufs {
 
 /** @count buffers of @bytes each. Returns 0, -EINVAL or -ENOMEM. */
 int mesh_rma_bufs_init(struct mesh_rma_bufs *b, uint32_t count, uint32_t bytes);
+/** Free the buffers; their memory is kept (leaked) while any is out. */
 void mesh_rma_bufs_fini(struct mesh_rma_bufs *b);
 
 /** A free buffer's index, now serving @owner, or -1 when none is free. */

@@ -171,12 +171,14 @@ void mesh_volume_close(struct mesh_volume *v)
 
 		while (mesh_client_inflight(v->client) && mesh_evloop_now_ns() < deadline)
 			(void)mesh_volume_poll(v, done, 1, 64, deadline - mesh_evloop_now_ns());
+		/* One-sided reads given up on may still land in the client's
+		 * buffers: let them finish too. */
+		while (mesh_client_rma_inflight(v->client) && mesh_evloop_now_ns() < deadline)
+			(void)mesh_host_run_once(v->host, 1000000);
 		mesh_host_node(v->host)->client = NULL;
+		mesh_client_destroy(v->client);
 	}
-	/* The transport goes first: a one-sided read given up on may still
-	 * be landing in the client's buffers until it is closed. */
 	mesh_host_destroy(v->host);
-	mesh_client_destroy(v->client);
 	mesh_conf_free(v->conf);
 	free(v);
 }
