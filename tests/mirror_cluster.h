@@ -579,6 +579,21 @@ static inline void fill_pattern(uint8_t *buf, uint32_t length, uint8_t seed)
 }
 
 /* The last message on the wire, which must be from @src. */
+/* Write block @offset with pattern @seed, then read it back @reads times. */
+static inline void write_and_read_back(struct cluster *cl, uint64_t offset, uint8_t seed,
+				       unsigned reads)
+{
+	uint8_t want[BLOCK], got[BLOCK];
+
+	fill_pattern(want, BLOCK, seed);
+	assert_int_equal(io_sync(cl, MESH_IO_WRITE, offset, want, BLOCK), 0);
+	for (unsigned i = 0; i < reads; i++) {
+		memset(got, 0, sizeof(got));
+		assert_int_equal(io_sync(cl, MESH_IO_READ, offset, got, BLOCK), 0);
+		assert_memory_equal(got, want, BLOCK);
+	}
+}
+
 static inline const struct wire *last_wire_from(struct cluster *cl, uint32_t src)
 {
 	const struct wire *wr;

@@ -209,14 +209,8 @@ static void tail_grants_only_what_a_two_sided_read_would_be_served(void **state)
 static void two_sided_client_never_asks_for_a_key(void **state)
 {
 	struct cluster *cl = *state;
-	uint8_t want[BLOCK], got[BLOCK];
 
-	fill_pattern(want, BLOCK, 7);
-	assert_int_equal(io_sync(cl, MESH_IO_WRITE, 0, want, BLOCK), 0);
-	for (unsigned i = 0; i < READS; i++) {
-		assert_int_equal(io_sync(cl, MESH_IO_READ, 0, got, BLOCK), 0);
-		assert_memory_equal(got, want, BLOCK);
-	}
+	write_and_read_back(cl, 0, 7, READS);
 	assert_int_equal(client_stats(cl).reads_one_sided, 0);
 	assert_int_equal(cl->rma_reads, 0);
 	assert_int_equal(target_stats(cl, NODE_B).keys_granted, 0);

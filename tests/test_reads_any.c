@@ -374,14 +374,8 @@ static void settled_reads_are_spread_over_both_copies(void **state)
 static void tail_only_client_reads_only_the_tail(void **state)
 {
 	struct cluster *cl = *state;
-	uint8_t want[BLOCK], got[BLOCK];
 
-	fill_pattern(want, BLOCK, 2);
-	assert_int_equal(io_sync(cl, MESH_IO_WRITE, 0, want, BLOCK), 0);
-	for (unsigned i = 0; i < READS; i++) {
-		assert_int_equal(io_sync(cl, MESH_IO_READ, 0, got, BLOCK), 0);
-		assert_memory_equal(got, want, BLOCK);
-	}
+	write_and_read_back(cl, 0, 2, READS);
 	assert_int_equal(client_stats(cl).reads_ahead, 0);
 	assert_int_equal(target_stats(cl, NODE_A).reads, 0);
 	assert_int_equal(target_stats(cl, NODE_B).reads, READS);
